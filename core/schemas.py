@@ -1,0 +1,205 @@
+"""Pydantic models of the HTTP API: request bodies are validated with them, responses shaped by them.
+
+Limits are part of the contract (and of the generated OpenAPI schema): a headline is at most 512 characters,
+a description at most 4096, a batch at most MAX_BATCH_ITEMS items.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_BATCH_ITEMS = 100
+MAX_TOP_K = 10
+VERSION_PATTERN = r"^v\d{4,}$"
+_HYPERPARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+NonBlank = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NewsItem(_Strict):
+    headline: str = Field(min_length=1, max_length=512, description="The news headline to categorise.")
+    short_description: str | None = Field(None, max_length=4096)
+    authors: str | None = Field(None, max_length=512)
+
+    def as_record(self) -> dict:
+        return {
+            "headline": self.headline,
+            "short_description": self.short_description or "",
+            "authors": self.authors or "",
+        }
+
+
+class PredictRequest(NewsItem):
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+
+
+class BatchPredictRequest(_Strict):
+    items: list[NewsItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+
+
+class CategoryScore(BaseModel):
+    category: str
+    probability: float
+
+
+class TermWeight(BaseModel):
+    term: str
+    weight: float
+
+
+class PredictResponse(BaseModel):
+    prediction_id: str
+    category: str
+    confidence: float
+    top_k: list[CategoryScore]
+    explanation: list[TermWeight]
+    model_version: str
+
+
+class BatchPredictResponse(BaseModel):
+    model_version: str
+    results: list[PredictResponse]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    service: str
+    environment: str
+    code_version: str
+    model_version: str | None
+
+
+class FeedbackRequest(NewsItem):
+    prediction_id: str = Field(min_length=10, max_length=2048)
+    correct_category: str = Field(min_length=1, max_length=128)
+
+
+class FeedbackAccepted(BaseModel):
+    status: Literal["queued"] = "queued"
+    prediction_id: str
+    message_id: str
+    correlation_id: str | None = None
+
+
+class AccuracyCounter(BaseModel):
+    total: int
+    correct: int
+    accuracy: float | None
+
+
+class FeedbackStats(BaseModel):
+    total: int
+    correct: int
+    accuracy: float | None
+    active_model_version: str | None
+    live_accuracy: float | None = Field(description="accuracy of the active model on feedback it received")
+    per_category: dict[str, AccuracyCounter]
+    per_model_version: dict[str, AccuracyCounter]
+
+
+class TrainRequest(_Strict):
+    include_feedback: bool = True
+    hyperparameters: dict[str, str | int | float | bool] | None = None
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _names_are_plain(cls, value):
+        for name in value or {}:
+            if not _HYPERPARAMETER_NAME.match(name) or name.startswith("sagemaker_"):
+                raise ValueError(f"hyperparameter {name!r} not allowed (lower_snake_case, not sagemaker_*)")
+        return value
+
+
+class TrainAccepted(BaseModel):
+    job_id: str
+    status: str
+    execution_arn: str
+
+
+class TrainStatus(BaseModel):
+    job_id: str
+    status: str
+    current_step: str | None
+    started_at: str | None
+    stopped_at: str | None
+    training_job: dict | None
+    outcome: dict | None
+    error: dict | None
+
+
+class ModelVersion(BaseModel):
+    version: str
+    status: str
+    created_at: str | None = None
+    metrics: dict | None = None
+    sha256: str | None = None
+    artifact: str | None = None
+    bundle_prefix: str | None = None
+    training_job: str | None = None
+    reasons: list[str] | None = None
+    evaluation: dict | None = None
+
+
+class ModelVersions(BaseModel):
+    active_version: str | None
+    versions: list[ModelVersion]
+
+
+class DeployRequest(_Strict):
+    reason: str = Field("manual deploy", max_length=256)
+    allow_rejected: bool = False
+
+
+class DeployResponse(BaseModel):
+    version: str
+    previous_version: str | None
+    revision: int
+    status: Literal["active"] = "active"
+
+
+class EvaluateRequest(_Strict):
+    version: str | None = Field(None, pattern=VERSION_PATTERN, description="default: the active version")
+    feedback_days: int | None = Field(None, ge=1, le=365)
+
+
+class EvaluationAccepted(BaseModel):
+    evaluation_id: str
+    version: str
+    status: str
+
+
+class EvaluationResult(BaseModel):
+    evaluation_id: str
+    version: str
+    status: Literal["pending", "running", "completed", "failed"]
+    created_at: str | None = None
+    completed_at: str | None = None
+    golden: dict | None = None
+    feedback: dict | None = None
+    error: str | None = None
+
+
+class RetrainCheckRequest(_Strict):
+    force: bool = False
+    include_feedback: bool = True
+
+
+class RetrainCheckResponse(BaseModel):
+    retrain: bool
+    reasons: list[str]
+    signals: dict
+    execution: dict | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str
+    details: list | dict | None = None

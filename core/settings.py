@@ -1,0 +1,130 @@
+"""Runtime configuration: environment variables parsed into one validated model.
+
+Every Lambda function and the CLI read configuration through `get_settings()`, so a missing or malformed
+variable fails loudly at cold start with the variable's name instead of deep inside a request.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment does not describe a usable configuration."""
+
+
+class Settings(BaseModel):
+    """All tunables of the deployed system. Field name == environment variable name in lower case."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # identity
+    environment: str = "dev"
+    service_name: str = Field("ml-news-pipeline", alias="POWERTOOLS_SERVICE_NAME")
+    code_version: str = "0.1.0"
+
+    # resources (names come from template.yaml; empty means "not available to this function")
+    models_table: str = ""
+    feedback_table: str = ""
+    stats_table: str = ""
+    artifacts_bucket: str = ""
+    data_bucket: str = ""
+    feedback_queue_url: str = ""
+    prediction_secret_arn: str = ""
+    state_machine_arn: str = ""
+    event_bus_name: str = "default"
+    evaluate_function_name: str = ""
+
+    # data layout
+    base_dataset_key: str = "datasets/base.jsonl"
+    golden_key: str = "golden/golden.jsonl"
+    golden_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    feedback_eval_days: int = Field(30, ge=1)
+
+    # serving
+    model_refresh_seconds: int = Field(60, ge=0)
+    prediction_cache_size: int = Field(2048, ge=0)
+    max_batch_size: int = Field(100, ge=1, le=1000)
+    model_cache_dir: str = "/tmp/mlnews-models"
+    record_prediction_counts: bool = True
+    prediction_id_max_age_days: int = Field(30, ge=1)
+
+    # training job
+    training_max_runtime_seconds: int = Field(3600, ge=60)
+    training_max_wait_seconds: int = Field(7200, ge=60)
+
+    # promotion gate
+    promotion_min_improvement: float = Field(0.0, ge=0.0, le=1.0)
+    promotion_alpha: float = Field(0.05, gt=0.0, le=1.0)
+    promotion_max_class_f1_drop: float = Field(0.10, ge=0.0, le=1.0)
+    promotion_min_class_support: int = Field(5, ge=1)
+    promotion_accuracy_floor: float = Field(0.5, ge=0.0, le=1.0)
+
+    # retrain decision
+    retrain_accuracy_threshold: float = Field(0.65, ge=0.0, le=1.0)
+    retrain_min_live_samples: int = Field(50, ge=1)
+    retrain_min_new_feedback: int = Field(500, ge=1)
+    retrain_drift_threshold: float = Field(0.15, gt=0.0, le=1.0)
+    retrain_min_drift_samples: int = Field(200, ge=1)
+    retrain_max_model_age_days: float = Field(30.0, gt=0.0)
+    retrain_cooldown_hours: float = Field(12.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _wait_covers_runtime(self) -> Settings:
+        # SageMaker rejects managed Spot jobs whose wait time is shorter than their runtime.
+        if self.training_max_wait_seconds < self.training_max_runtime_seconds:
+            raise ValueError("TRAINING_MAX_WAIT_SECONDS must be >= TRAINING_MAX_RUNTIME_SECONDS")
+        return self
+
+    @property
+    def training_job_prefix(self) -> str:
+        return f"mlnews-{self.environment}"
+
+    def require(self, *names: str) -> None:
+        """Fail with the variable names when a function is deployed without a resource it needs."""
+        missing = [name.upper() for name in names if not getattr(self, name)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+
+
+def _alias_for(name: str, field) -> str:
+    return (field.alias or name).upper()
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Parse settings from `environ` (default: the process environment)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        key = _alias_for(name, field)
+        if key in environ and environ[key] != "":
+            values[field.alias or name] = environ[key]
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{_env_name(err['loc'])}: {err['msg']}" for err in error.errors(include_url=False)
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from error
+
+
+def _env_name(loc: tuple) -> str:
+    if not loc:
+        return "settings"
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    return _alias_for(name, field) if field else name.upper()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings of this process, parsed once (Lambda containers keep them for their lifetime)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the parsed settings (tests and local mode change the environment between runs)."""
+    get_settings.cache_clear()
