@@ -59,8 +59,13 @@ class PredictionClaims:
     nonce: str
 
     def as_payload(self) -> dict:
-        return {"v": self.model_version, "c": self.category, "h": self.headline_sha256,
-                "t": self.issued_at, "n": self.nonce}
+        return {
+            "v": self.model_version,
+            "c": self.category,
+            "h": self.headline_sha256,
+            "t": self.issued_at,
+            "n": self.nonce,
+        }
 
 
 def _b64encode(raw: bytes) -> str:
@@ -75,18 +80,23 @@ def _sign(key: bytes, body: str) -> str:
     return _b64encode(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
 
 
-def issue_prediction_id(key: bytes, headline: str, category: str, model_version: str,
-                        issued_at: int | None = None) -> str:
+def issue_prediction_id(
+    key: bytes, headline: str, category: str, model_version: str, issued_at: int | None = None
+) -> str:
     claims = PredictionClaims(
-        model_version=model_version, category=category, headline_sha256=headline_sha256(headline),
-        issued_at=int(time.time()) if issued_at is None else int(issued_at), nonce=secrets.token_hex(8),
+        model_version=model_version,
+        category=category,
+        headline_sha256=headline_sha256(headline),
+        issued_at=int(time.time()) if issued_at is None else int(issued_at),
+        nonce=secrets.token_hex(8),
     )
     body = _b64encode(json.dumps(claims.as_payload(), separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_sign(key, body)}"
 
 
-def verify_prediction_id(key: bytes, prediction_id: str, headline: str, *, max_age_days: int = 30,
-                         now: float | None = None) -> PredictionClaims:
+def verify_prediction_id(
+    key: bytes, prediction_id: str, headline: str, *, max_age_days: int = 30, now: float | None = None
+) -> PredictionClaims:
     """Return the claims of a genuine id for this headline, else raise InvalidPredictionId (says why)."""
     body, dot, signature = prediction_id.partition(".")
     if not dot or not body or not signature:
@@ -96,8 +106,11 @@ def verify_prediction_id(key: bytes, prediction_id: str, headline: str, *, max_a
     try:
         payload = json.loads(_b64decode(body))
         claims = PredictionClaims(
-            model_version=str(payload["v"]), category=str(payload["c"]), headline_sha256=str(payload["h"]),
-            issued_at=int(payload["t"]), nonce=str(payload["n"]),
+            model_version=str(payload["v"]),
+            category=str(payload["c"]),
+            headline_sha256=str(payload["h"]),
+            issued_at=int(payload["t"]),
+            nonce=str(payload["n"]),
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as error:
         raise InvalidPredictionId("prediction_id payload is malformed") from error
@@ -146,8 +159,13 @@ def signing_key(settings: Settings | None = None) -> bytes:
 
 
 # ---------------------------------------------------------------- API side
-def build_feedback_message(request: dict, claims: PredictionClaims, *, correlation_id: str | None,
-                           received_at: datetime | None = None) -> dict:
+def build_feedback_message(
+    request: dict,
+    claims: PredictionClaims,
+    *,
+    correlation_id: str | None,
+    received_at: datetime | None = None,
+) -> dict:
     received = (received_at or datetime.now(UTC)).astimezone(UTC)
     return {
         "prediction_id": request["prediction_id"],
@@ -165,25 +183,40 @@ def build_feedback_message(request: dict, claims: PredictionClaims, *, correlati
     }
 
 
-def accept_feedback(request: dict, *, known_categories: list[str] | None, correlation_id: str | None,
-                    settings: Settings | None = None) -> dict:
+def accept_feedback(
+    request: dict,
+    *,
+    known_categories: list[str] | None,
+    correlation_id: str | None,
+    settings: Settings | None = None,
+) -> dict:
     """Verify a feedback request and queue it. Returns {"message_id", "message"}; raises InvalidInput."""
     settings = settings or get_settings()
     settings.require("feedback_queue_url")
-    claims = verify_prediction_id(signing_key(settings), request["prediction_id"], request["headline"],
-                                  max_age_days=settings.prediction_id_max_age_days)
+    claims = verify_prediction_id(
+        signing_key(settings),
+        request["prediction_id"],
+        request["headline"],
+        max_age_days=settings.prediction_id_max_age_days,
+    )
     if known_categories is not None and request["correct_category"] not in known_categories:
         raise InvalidInput(
             f"unknown category {request['correct_category']!r}",
             details={"known_categories": sorted(known_categories)},
         )
     message = build_feedback_message(request, claims, correlation_id=correlation_id)
-    attributes = {"prediction_id_sha256": {
-        "DataType": "String", "StringValue": hashlib.sha256(request["prediction_id"].encode()).hexdigest()}}
+    attributes = {
+        "prediction_id_sha256": {
+            "DataType": "String",
+            "StringValue": hashlib.sha256(request["prediction_id"].encode()).hexdigest(),
+        }
+    }
     if correlation_id:
         attributes["correlation_id"] = {"DataType": "String", "StringValue": correlation_id}
     response = aws_clients.client("sqs").send_message(
-        QueueUrl=settings.feedback_queue_url, MessageBody=json.dumps(message), MessageAttributes=attributes,
+        QueueUrl=settings.feedback_queue_url,
+        MessageBody=json.dumps(message),
+        MessageAttributes=attributes,
     )
     return {"message_id": response["MessageId"], "message": message}
 
@@ -209,8 +242,12 @@ def store_feedback(message: dict, settings: Settings | None = None) -> str:
     """
     settings = settings or get_settings()
     settings.require("feedback_table", "stats_table")
-    claims = verify_prediction_id(signing_key(settings), message["prediction_id"], message["headline"],
-                                  max_age_days=settings.prediction_id_max_age_days + 14)
+    claims = verify_prediction_id(
+        signing_key(settings),
+        message["prediction_id"],
+        message["headline"],
+        max_age_days=settings.prediction_id_max_age_days + 14,
+    )
     correct = int(message["correct_category"] == claims.category)
     created_at = message["received_at"]
     item = {
@@ -230,17 +267,34 @@ def store_feedback(message: dict, settings: Settings | None = None) -> str:
     }
     counter_keys = [COUNTER_TOTAL, ("CATEGORY", message["correct_category"]), ("MODEL", claims.model_version)]
     transaction = [
-        {"Put": {"TableName": settings.feedback_table, "Item": item,
-                 "ConditionExpression": "attribute_not_exists(prediction_id)"}},
-        {"Put": {"TableName": settings.stats_table,
-                 "Item": {"pk": {"S": CLAIM_PREFIX + message["prediction_id"]}, "sk": {"S": "CLAIM"},
-                          "created_at": {"S": created_at}},
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {
+            "Put": {
+                "TableName": settings.feedback_table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(prediction_id)",
+            }
+        },
+        {
+            "Put": {
+                "TableName": settings.stats_table,
+                "Item": {
+                    "pk": {"S": CLAIM_PREFIX + message["prediction_id"]},
+                    "sk": {"S": "CLAIM"},
+                    "created_at": {"S": created_at},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
     ] + [
-        {"Update": {"TableName": settings.stats_table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                    "UpdateExpression": "ADD #total :one, #correct :correct",
-                    "ExpressionAttributeNames": {"#total": "total", "#correct": "correct"},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":correct": {"N": str(correct)}}}}
+        {
+            "Update": {
+                "TableName": settings.stats_table,
+                "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                "UpdateExpression": "ADD #total :one, #correct :correct",
+                "ExpressionAttributeNames": {"#total": "total", "#correct": "correct"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":correct": {"N": str(correct)}},
+            }
+        }
         for pk, sk in counter_keys
     ]
     try:
@@ -269,7 +323,8 @@ def record_predictions(model_version: str, categories: list[str], settings: Sett
         dynamodb.update_item(
             TableName=settings.stats_table,
             Key={"pk": {"S": PREDICTED_PREFIX + model_version}, "sk": {"S": category}},
-            UpdateExpression="ADD #count :n", ExpressionAttributeNames={"#count": "count"},
+            UpdateExpression="ADD #count :n",
+            ExpressionAttributeNames={"#count": "count"},
             ExpressionAttributeValues={":n": {"N": str(count)}},
         )
 
@@ -295,10 +350,14 @@ def feedback_stats(active_version: str | None = None, settings: Settings | None 
     table = aws_clients.resource("dynamodb").Table(settings.stats_table)
     totals = _query_partition(table, COUNTER_TOTAL[0])
     total = next((item for item in totals if item["sk"] == COUNTER_TOTAL[1]), {})
-    per_category = {item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
-                    for item in _query_partition(table, "CATEGORY")}
-    per_model = {item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
-                 for item in _query_partition(table, "MODEL")}
+    per_category = {
+        item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
+        for item in _query_partition(table, "CATEGORY")
+    }
+    per_model = {
+        item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
+        for item in _query_partition(table, "MODEL")
+    }
     overall = _accuracy(total.get("total", 0), total.get("correct", 0))
     live = per_model.get(active_version) if active_version else None
     return {
@@ -323,10 +382,14 @@ def prediction_distribution(model_version: str, settings: Settings | None = None
 def _as_record(item: dict) -> dict[str, Any]:
     item = from_dynamodb(item)
     return {
-        "headline": item["headline"], "short_description": item.get("short_description", ""),
-        "authors": item.get("authors", ""), "category": item["correct_category"],
-        "prediction_id": item["prediction_id"], "created_at": item["created_at"],
-        "model_version": item.get("model_version"), "predicted_category": item.get("predicted_category"),
+        "headline": item["headline"],
+        "short_description": item.get("short_description", ""),
+        "authors": item.get("authors", ""),
+        "category": item["correct_category"],
+        "prediction_id": item["prediction_id"],
+        "created_at": item["created_at"],
+        "model_version": item.get("model_version"),
+        "predicted_category": item.get("predicted_category"),
     }
 
 

@@ -115,8 +115,10 @@ class ModelRegistry:
     # ------------------------------------------------------------ registering
     def _allocate_version(self) -> str:
         response = self._table.update_item(
-            Key={"version": SEQUENCE_KEY}, UpdateExpression="ADD next_value :one",
-            ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW",
+            Key={"version": SEQUENCE_KEY},
+            UpdateExpression="ADD next_value :one",
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="UPDATED_NEW",
         )
         return f"v{int(response['Attributes']['next_value']):04d}"
 
@@ -125,9 +127,16 @@ class ModelRegistry:
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         return item["model_version"] if item else None
 
-    def register_model_dir(self, model_dir: Path | str, *, training_job: str | None = None,
-                           artifact_uri: str | None = None, training_distribution: dict | None = None,
-                           data_summary: dict | None = None, source: str = "manual") -> dict:
+    def register_model_dir(
+        self,
+        model_dir: Path | str,
+        *,
+        training_job: str | None = None,
+        artifact_uri: str | None = None,
+        training_distribution: dict | None = None,
+        data_summary: dict | None = None,
+        source: str = "manual",
+    ) -> dict:
         """Register a model directory (see docs/DESIGN.md) as a new candidate version and return its item.
 
         The bundle is verified by loading it before anything is written. With `training_job`, registering
@@ -148,8 +157,9 @@ class ModelRegistry:
         artifact_key = f"{prefix}/model.tar.gz"
         if artifact_uri:
             source_bucket, source_key = split_s3_uri(artifact_uri)
-            self._s3.copy_object(Bucket=self.bucket, Key=artifact_key,
-                                 CopySource={"Bucket": source_bucket, "Key": source_key})
+            self._s3.copy_object(
+                Bucket=self.bucket, Key=artifact_key, CopySource={"Bucket": source_bucket, "Key": source_key}
+            )
         else:
             self._s3.upload_fileobj(io.BytesIO(_tar_directory(model_dir)), self.bucket, artifact_key)
         manifest = _read_json(model_dir / "manifest.json") or {}
@@ -166,16 +176,32 @@ class ModelRegistry:
             "training_job": training_job or "",
             "source": source,
             "hyperparameters": manifest.get("hyperparameters") or {},
-            "training_distribution": training_distribution or manifest.get("class_distribution") or {},
+            "training_distribution": (
+                training_distribution or (manifest.get("data") or {}).get("categories") or {}
+            ),
             "data_summary": data_summary or {},
             "reasons": [],
         }
-        writes = [{"Put": {"TableName": self.table_name, "Item": _typed(item),
-                           "ConditionExpression": "attribute_not_exists(version)"}}]
+        writes = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _typed(item),
+                    "ConditionExpression": "attribute_not_exists(version)",
+                }
+            }
+        ]
         if training_job:
             job_item = {"version": JOB_PREFIX + training_job, "model_version": version}
-            writes.append({"Put": {"TableName": self.table_name, "Item": _typed(job_item),
-                                   "ConditionExpression": "attribute_not_exists(version)"}})
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _typed(job_item),
+                        "ConditionExpression": "attribute_not_exists(version)",
+                    }
+                }
+            )
         try:
             aws_clients.client("dynamodb").transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -186,9 +212,14 @@ class ModelRegistry:
             raise
         return item
 
-    def register_training_output(self, model_artifact_uri: str, *, training_job: str,
-                                 training_distribution: dict | None = None,
-                                 data_summary: dict | None = None) -> dict:
+    def register_training_output(
+        self,
+        model_artifact_uri: str,
+        *,
+        training_job: str,
+        training_distribution: dict | None = None,
+        data_summary: dict | None = None,
+    ) -> dict:
         """Register what a SageMaker training job wrote (its S3ModelArtifacts model.tar.gz)."""
         if existing := self.version_for_training_job(training_job):
             return self.require(existing)
@@ -200,13 +231,23 @@ class ModelRegistry:
             with tarfile.open(archive) as tar:
                 tar.extractall(extracted, filter="data")
             return self.register_model_dir(
-                extracted, training_job=training_job, artifact_uri=model_artifact_uri,
-                training_distribution=training_distribution, data_summary=data_summary, source="training",
+                extracted,
+                training_job=training_job,
+                artifact_uri=model_artifact_uri,
+                training_distribution=training_distribution,
+                data_summary=data_summary,
+                source="training",
             )
 
     # ------------------------------------------------------------ status changes
-    def activate(self, version: str, *, expected_revision: int | None = None, reason: str = "",
-                 allow_rejected: bool = False) -> dict:
+    def activate(
+        self,
+        version: str,
+        *,
+        expected_revision: int | None = None,
+        reason: str = "",
+        allow_rejected: bool = False,
+    ) -> dict:
         """Make `version` active. With `expected_revision`, refuse if the pointer moved since it was read."""
         item = self.require(version)
         if item["status"] == "rejected" and not allow_rejected:
@@ -220,28 +261,50 @@ class ModelRegistry:
             return {"version": version, "previous_version": previous, "revision": revision}
         now = utc_now()
         condition = "attribute_not_exists(revision)" if revision == 0 else "revision = :expected"
-        values = {":v": version, ":next": revision + 1, ":now": now, ":reason": reason or "deploy",
-                  ":prev": previous or ""}
+        values = {
+            ":v": version,
+            ":next": revision + 1,
+            ":now": now,
+            ":reason": reason or "deploy",
+            ":prev": previous or "",
+        }
         if revision:
             values[":expected"] = revision
         writes = [
-            {"Update": {"TableName": self.table_name, "Key": _typed({"version": ACTIVE_KEY}),
-                        "UpdateExpression": "SET active_version = :v, revision = :next, updated_at = :now, "
-                                            "reason = :reason, previous_version = :prev",
-                        "ConditionExpression": condition, "ExpressionAttributeValues": _typed(values)}},
-            {"Update": {"TableName": self.table_name, "Key": _typed({"version": version}),
-                        "UpdateExpression": "SET #status = :active, deployed_at = :now",
-                        "ConditionExpression": "attribute_exists(version)",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _typed({":active": "active", ":now": now})}},
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _typed({"version": ACTIVE_KEY}),
+                    "UpdateExpression": "SET active_version = :v, revision = :next, updated_at = :now, "
+                    "reason = :reason, previous_version = :prev",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": _typed(values),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _typed({"version": version}),
+                    "UpdateExpression": "SET #status = :active, deployed_at = :now",
+                    "ConditionExpression": "attribute_exists(version)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": _typed({":active": "active", ":now": now}),
+                }
+            },
         ]
         if previous:
-            writes.append({"Update": {
-                "TableName": self.table_name, "Key": _typed({"version": previous}),
-                "UpdateExpression": "SET #status = :retired, retired_at = :now",
-                "ConditionExpression": "attribute_exists(version)",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": _typed({":retired": "retired", ":now": now})}})
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _typed({"version": previous}),
+                        "UpdateExpression": "SET #status = :retired, retired_at = :now",
+                        "ConditionExpression": "attribute_exists(version)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": _typed({":retired": "retired", ":now": now}),
+                    }
+                }
+            )
         try:
             aws_clients.client("dynamodb").transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -251,8 +314,11 @@ class ModelRegistry:
         return {"version": version, "previous_version": previous, "revision": revision + 1}
 
     def reject(self, version: str, reasons: list[str]) -> None:
-        self._set_fields(version, {"status": "rejected", "reasons": reasons, "rejected_at": utc_now()},
-                         condition_status="candidate")
+        self._set_fields(
+            version,
+            {"status": "rejected", "reasons": reasons, "rejected_at": utc_now()},
+            condition_status="candidate",
+        )
 
     def record_evaluation(self, version: str, evaluation: dict) -> None:
         self._set_fields(version, {"evaluation": evaluation})
@@ -269,7 +335,8 @@ class ModelRegistry:
             self._table.update_item(
                 Key={"version": version},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                ConditionExpression=condition, ExpressionAttributeNames=names,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_dynamodb(values),
             )
         except ClientError as error:
@@ -288,7 +355,7 @@ class ModelRegistry:
             found = False
             for page in paginator.paginate(Bucket=self.bucket, Prefix=item["bundle_prefix"]):
                 for obj in page.get("Contents", []):
-                    name = obj["Key"][len(item["bundle_prefix"]):]
+                    name = obj["Key"][len(item["bundle_prefix"]) :]
                     if not name or "/" in name:
                         continue
                     self._s3.download_file(self.bucket, obj["Key"], str(staging / name))
@@ -311,10 +378,8 @@ class ModelRegistry:
         root = Path(cache_dir or self.settings.model_cache_dir)
         root.mkdir(parents=True, exist_ok=True)
         path = self.download_bundle(version, root, item)
-        model = ServingModel.load(path)
-        if model.sha256 != item["sha256"]:
-            raise Conflict(f"bundle of {version} has sha256 {model.sha256}, registry says {item['sha256']}")
-        return model
+        # Refuses files whose digest differs from the registry item (corrupt or tampered bundle).
+        return ServingModel.load(path, expected_sha256=item["sha256"], version=version)
 
 
 def _typed(value: dict) -> dict:

@@ -1,0 +1,160 @@
+"""Serving-side model loading: the active bundle, loaded once per container and refreshed safely.
+
+- The active pointer is re-read at most every MODEL_REFRESH_SECONDS; requests in between use the loaded model.
+- A new version is downloaded to MODEL_CACHE_DIR and must match the registry's sha256 before it is used; if it
+  fails to load, the previous model keeps serving (and the failure is logged and exposed as `last_error`).
+- Repeated inputs are answered from a bounded LRU keyed by model version + text + top_k.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from core.errors import NoActiveModel
+from core.registry import ModelRegistry
+from core.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class PredictionLRU:
+    """A small thread-safe LRU of prediction dicts (OrderedDict: O(1) get/put/evict)."""
+
+    def __init__(self, max_size: int):
+        self.max_size = max_size
+        self._items: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple) -> dict | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: tuple, value: dict) -> None:
+        if self.max_size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ActiveModelCache:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        registry: ModelRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._settings = settings
+        self._registry = registry
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._model = None
+        self._version: str | None = None
+        self._checked_at: float | None = None
+        self._predictions: PredictionLRU | None = None
+        self.last_error: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+    @property
+    def registry(self) -> ModelRegistry:
+        if self._registry is None:
+            self._registry = ModelRegistry(self.settings)
+        return self._registry
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    @property
+    def predictions(self) -> PredictionLRU:
+        if self._predictions is None:
+            self._predictions = PredictionLRU(self.settings.prediction_cache_size)
+        return self._predictions
+
+    def current(self):
+        """(version, model) of the active model; raises NoActiveModel when nothing can be served."""
+        now = self._clock()
+        fresh = self._checked_at is not None and now - self._checked_at < self.settings.model_refresh_seconds
+        if self._model is not None and fresh:
+            return self._version, self._model
+        with self._lock:
+            if (
+                self._model is None
+                or self._checked_at is None
+                or now - self._checked_at >= self.settings.model_refresh_seconds
+            ):
+                self._checked_at = now
+                self._refresh()
+            if self._model is None:
+                raise NoActiveModel(self.last_error or "no model is deployed yet")
+            return self._version, self._model
+
+    def _refresh(self) -> None:
+        try:
+            pointer = self.registry.active_pointer()
+        except Exception as error:  # registry unreachable: keep serving what we have
+            logger.warning("cannot read the active pointer: %s", error)
+            self.last_error = f"cannot read the active pointer: {error}"
+            return
+        if pointer is None:
+            if self._model is None:
+                self.last_error = "no model is deployed yet"
+            return
+        version = pointer["active_version"]
+        if version == self._version:
+            return
+        try:
+            model = self.registry.load_model(version, self.settings.model_cache_dir)
+        except Exception as error:  # a broken new version must not take serving down
+            logger.error("cannot load model %s, still serving %s: %s", version, self._version, error)
+            self.last_error = f"cannot load model {version}: {error}"
+            return
+        logger.info("serving model %s (was %s)", version, self._version)
+        self._model, self._version, self.last_error = model, version, None
+        self.predictions.clear()
+
+    def predict(self, items: list[dict], top_k: int) -> tuple[str, list[dict]]:
+        """Predictions for `items` (dicts with headline and optional short_description, authors)."""
+        version, model = self.current()
+        keys = [
+            (
+                version,
+                item.get("headline", ""),
+                item.get("short_description") or "",
+                item.get("authors") or "",
+                top_k,
+            )
+            for item in items
+        ]
+        results: list[dict | None] = [self.predictions.get(key) for key in keys]
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            fresh = model.predict([items[index] for index in missing], top_k=top_k)
+            for index, prediction in zip(missing, fresh, strict=True):
+                results[index] = prediction
+                self.predictions.put(keys[index], prediction)
+        return version, [dict(result) for result in results]

@@ -1,0 +1,37 @@
+"""Serving a prediction request: model output + signed prediction ids + counters for the drift signal."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from core import feedback
+from core.model_cache import ActiveModelCache
+from core.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def predict(
+    items: list[dict], top_k: int, cache: ActiveModelCache, settings: Settings | None = None
+) -> tuple[str, list[dict]]:
+    """(model_version, results) where each result is a Prediction plus prediction_id and model_version."""
+    settings = settings or get_settings()
+    version, predictions = cache.predict(items, top_k)
+    key = feedback.signing_key(settings)
+    issued_at = int(time.time())
+    results = [
+        {
+            **prediction,
+            "model_version": version,
+            "prediction_id": feedback.issue_prediction_id(
+                key, item["headline"], prediction["category"], version, issued_at
+            ),
+        }
+        for item, prediction in zip(items, predictions, strict=True)
+    ]
+    try:
+        feedback.record_predictions(version, [result["category"] for result in results], settings)
+    except Exception as error:  # counters feed a slow signal; never fail a prediction for them
+        logger.warning("could not count predictions: %s", error)
+    return version, results

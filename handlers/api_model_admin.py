@@ -1,0 +1,102 @@
+"""ModelAdminFunction: IAM-authorised model administration routes."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
+
+from core import retraining
+from core.registry import ModelRegistry
+from core.schemas import (
+    DeployRequest,
+    DeployResponse,
+    EvaluateRequest,
+    EvaluationAccepted,
+    EvaluationResult,
+    ModelVersion,
+    ModelVersions,
+    RetrainCheckRequest,
+    RetrainCheckResponse,
+    TrainAccepted,
+    TrainRequest,
+    TrainStatus,
+)
+from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id, logger, metrics, tracer
+
+app = build_app()
+
+
+def accepted(model: BaseModel) -> Response:
+    return Response(
+        status_code=202, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
+    )
+
+
+@app.post("/api/v1/model/train")
+def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
+    started = retraining.start_retraining(
+        trigger="api",
+        reasons=["requested through the API"],
+        include_feedback=body.include_feedback,
+        hyperparameters=body.hyperparameters,
+        correlation_id=correlation_id(app),
+    )
+    return accepted(TrainAccepted.model_validate(started))
+
+
+@app.get("/api/v1/model/train/<job_id>")
+def train_status(job_id: str) -> TrainStatus:
+    return TrainStatus.model_validate(retraining.execution_status(job_id))
+
+
+@app.get("/api/v1/model/versions")
+def versions() -> ModelVersions:
+    registry = ModelRegistry()
+    pointer = registry.active_pointer()
+    return ModelVersions(
+        active_version=pointer["active_version"] if pointer else None,
+        versions=[ModelVersion.model_validate(item) for item in registry.list_versions()],
+    )
+
+
+@app.post("/api/v1/model/deploy/<version>")
+def deploy(version: str, body: Annotated[DeployRequest | None, Body()] = None) -> DeployResponse:
+    body = body or DeployRequest()
+    deployed = retraining.deploy_version(
+        version, reason=body.reason, allow_rejected=body.allow_rejected, correlation_id=correlation_id(app)
+    )
+    return DeployResponse.model_validate(deployed)
+
+
+@app.post("/api/v1/model/evaluate")
+def evaluate(body: Annotated[EvaluateRequest | None, Body()] = None) -> Response[EvaluationAccepted]:
+    body = body or EvaluateRequest()
+    record = retraining.request_evaluation(
+        body.version, feedback_days=body.feedback_days, correlation_id=correlation_id(app)
+    )
+    return accepted(EvaluationAccepted.model_validate(record))
+
+
+@app.get("/api/v1/model/evaluate/<evaluation_id>")
+def evaluation(evaluation_id: str) -> EvaluationResult:
+    return EvaluationResult.model_validate(retraining.get_evaluation(evaluation_id))
+
+
+@app.post("/api/v1/model/retrain-check")
+def retrain_check(body: Annotated[RetrainCheckRequest | None, Body()] = None) -> RetrainCheckResponse:
+    body = body or RetrainCheckRequest()
+    result = retraining.run_retrain_check(
+        trigger="api",
+        correlation_id=correlation_id(app),
+        force=body.force,
+        include_feedback=body.include_feedback,
+    )
+    return RetrainCheckResponse.model_validate(result)
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

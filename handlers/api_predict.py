@@ -1,0 +1,77 @@
+"""PredictFunction: GET /health, POST /api/v1/predict, POST /api/v1/predict/batch."""
+
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
+
+from core.errors import InvalidInput, NoActiveModel
+from core.model_cache import ActiveModelCache
+from core.predictions import predict
+from core.schemas import (
+    BatchPredictRequest,
+    BatchPredictResponse,
+    HealthResponse,
+    PredictRequest,
+    PredictResponse,
+)
+from core.settings import get_settings
+from handlers.http_api import CORRELATION_ID_PATH, build_app, logger, metrics, tracer
+
+app = build_app()
+model_cache = ActiveModelCache()  # one per container: the model survives across invocations
+
+
+@app.get("/health")
+def health() -> HealthResponse:
+    settings = get_settings()
+    try:
+        version, _ = model_cache.current()
+    except NoActiveModel:
+        version = None
+    return HealthResponse(
+        status="ok" if version else "degraded",
+        service=settings.service_name,
+        environment=settings.environment,
+        code_version=settings.code_version,
+        model_version=version,
+    )
+
+
+def _serve(items: list[dict], top_k: int) -> tuple[str, list[dict]]:
+    started = time.perf_counter()
+    version, results = predict(items, top_k, model_cache)
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(results))
+    metrics.add_metric(
+        name="PredictionLatency",
+        unit=MetricUnit.Milliseconds,
+        value=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return version, results
+
+
+@app.post("/api/v1/predict")
+@tracer.capture_method
+def predict_one(body: Annotated[PredictRequest, Body()]) -> PredictResponse:
+    _, results = _serve([body.as_record()], body.top_k)
+    return PredictResponse.model_validate(results[0])
+
+
+@app.post("/api/v1/predict/batch")
+@tracer.capture_method
+def predict_batch(body: Annotated[BatchPredictRequest, Body()]) -> BatchPredictResponse:
+    limit = get_settings().max_batch_size
+    if len(body.items) > limit:
+        raise InvalidInput(f"a batch holds at most {limit} items, got {len(body.items)}")
+    version, results = _serve([item.as_record() for item in body.items], body.top_k)
+    return BatchPredictResponse(
+        model_version=version, results=[PredictResponse.model_validate(result) for result in results]
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,47 @@
+"""FeedbackConsumerFunction: SQS batch -> DynamoDB, reporting only the failed records for retry.
+
+A record that fails verification is dropped (logged, counted): retrying cannot make it valid, and it must
+never reach the table. AWS errors fail just that record; SQS redelivers it and, after maxReceiveCount,
+parks it in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from core import feedback
+from core.errors import InvalidInput
+from handlers.http_api import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    attribute = record.message_attributes.get("correlation_id")
+    logger.set_correlation_id(attribute.string_value if attribute else record.message_id)
+    try:
+        message = feedback.parse_feedback_message(record.body)
+        outcome = feedback.store_feedback(message)
+    except InvalidInput as error:
+        logger.warning(
+            "dropping invalid feedback", extra={"message_id": record.message_id, "reason": error.message}
+        )
+        metrics.add_metric(name="FeedbackRejected", unit=MetricUnit.Count, value=1)
+        return "rejected"
+    metrics.add_metric(
+        name="FeedbackStored" if outcome == "stored" else "FeedbackDuplicate", unit=MetricUnit.Count, value=1
+    )
+    logger.info("feedback %s", outcome, extra={"message_id": record.message_id})
+    return outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

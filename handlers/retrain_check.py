@@ -1,0 +1,30 @@
+"""RetrainCheckFunction: target of the EventBridge schedule; decides and maybe starts retraining."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from core import retraining
+from handlers.http_api import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    event = event if isinstance(event, dict) else {}
+    # The schedule's Input (template) is {"trigger": "schedule"}; the request id correlates the run.
+    correlation_id = logger.get_correlation_id() or getattr(context, "aws_request_id", None)
+    result = retraining.run_retrain_check(
+        trigger=str(event.get("trigger") or "schedule"),
+        correlation_id=correlation_id,
+        force=bool(event.get("force", False)),
+    )
+    signals = result["signals"]
+    if signals.get("live_accuracy") is not None:
+        metrics.add_metric(name="ModelAccuracy", unit=MetricUnit.Count, value=signals["live_accuracy"])
+    if signals.get("drift_tvd") is not None:
+        metrics.add_metric(name="PredictionDrift", unit=MetricUnit.Count, value=signals["drift_tvd"])
+    metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1 if result["execution"] else 0)
+    logger.info("retrain check", extra={"retrain": result["retrain"], "reasons": result["reasons"]})
+    return result
