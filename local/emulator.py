@@ -1,0 +1,356 @@
+"""The embedded AWS: a moto server on 127.0.0.1 whose Lambda functions run in this process.
+
+moto 5.2.5 never runs a Lambda handler without Docker, so `LambdaFunction._invoke_lambda` (the one method
+every
+invoke path goes through: Invoke API, Step Functions, event source mappings) is replaced by a version that
+imports the function's handler from the repository and calls it. Lambda functions each get their own copy of
+the project modules (`core`, `handlers`, `training`), the way each function has its own container in AWS, so
+per-process caches (settings, clients, loaded models) never leak from one function into another.
+Invocations are serialised by one re-entrant lock because environment variables are process-global.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+PROJECT_PACKAGES = ("core", "handlers", "training")
+
+# Environment every process of local mode shares: dummy credentials, never a real AWS account.
+_LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+_UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+class ThreadRoutedStream(io.TextIOBase):
+    """sys.stdout stand-in: writes from a thread running a Lambda handler go to that function's log."""
+
+    def __init__(self, fallback):
+        self._fallback = fallback
+        self._local = threading.local()
+
+    def route(self, target) -> None:
+        self._local.target = target
+
+    def write(self, text: str) -> int:
+        target = getattr(self._local, "target", None)
+        return (target or self._fallback).write(text)
+
+    def flush(self) -> None:
+        target = getattr(self._local, "target", None)
+        (target or self._fallback).flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self):  # noqa: D401 - mirrors TextIOBase
+        return getattr(self._fallback, "encoding", "utf-8")
+
+
+class LambdaContext:
+    """The attributes of the AWS Lambda context object that handlers and Powertools read."""
+
+    def __init__(self, function, request_id: str):
+        self.function_name = function.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.function_arn
+        self.memory_limit_in_mb = int(function.memory_size or 128)
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function.function_name}"
+        self.log_stream_name = f"local/{request_id}"
+        self._deadline = time.monotonic() + float(function.timeout or 3)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class FunctionRuntime:
+    """What stays warm between invocations of one function (its 'container')."""
+
+    modules: dict = field(default_factory=dict)
+    invocations: int = 0
+
+
+@dataclass
+class InProcessLambda:
+    """Runs Lambda handlers in this process; installed over moto's Docker-based invoke."""
+
+    repo_root: Path = REPO_ROOT
+    log_dir: Path | None = None
+    echo_logs: bool = False
+    code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> CodeUri directory
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    runtimes: dict[str, FunctionRuntime] = field(default_factory=dict)
+    stream: ThreadRoutedStream | None = None
+    tmp_root: Path | None = None  # stands in for each function's /tmp
+
+    def invoke(self, function, event) -> tuple[str, bool, str]:
+        """Replacement body of `LambdaFunction._invoke_lambda`: (payload json, errored, logs)."""
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        request_id = str(uuid.uuid4())
+        buffer = io.StringIO()
+        with self.lock:
+            runtime = self.runtimes.setdefault(function.function_name, FunctionRuntime())
+            with self._function_env(function), self._function_modules(function, runtime), self._route(buffer):
+                try:
+                    handler = self._load_handler(function)
+                    result = handler(event, LambdaContext(function, request_id))
+                    payload, errored = json.dumps(result, default=str), False
+                except Exception as error:  # the handler's failure is the invocation's result
+                    traceback.print_exc(file=buffer)
+                    payload = json.dumps(
+                        {
+                            "errorMessage": str(error),
+                            "errorType": type(error).__name__,
+                            "requestId": request_id,
+                            "stackTrace": traceback.format_tb(error.__traceback__),
+                        }
+                    )
+                    errored = True
+            runtime.invocations += 1
+        logs = buffer.getvalue()
+        self._keep_logs(function, request_id, logs, errored)
+        return payload, errored, logs
+
+    def call_in_function(self, function, call):
+        """Run call(handler module) in the function's environment and module copy (e.g. read its schema)."""
+        import importlib
+
+        with self.lock:
+            runtime = self.runtimes.setdefault(function.function_name, FunctionRuntime())
+            with (
+                self._function_env(function),
+                self._function_modules(function, runtime),
+                self._route(io.StringIO()),
+            ):
+                module_name = function.handler.rpartition(".")[0].replace("/", ".")
+                return call(importlib.import_module(module_name))
+
+    @contextmanager
+    def _function_env(self, function):
+        env = {
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size or 128),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+            "_HANDLER": function.handler,
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "LAMBDA_TASK_ROOT": str(self._code_dir(function)),
+        }
+        env.update(
+            {k: self._private_tmp(function, str(v)) for k, v in (function.environment_vars or {}).items()}
+        )
+        env.update(_LOCAL_ENV)  # tracing stays off locally and credentials stay dummy
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    @contextmanager
+    def _function_modules(self, function, runtime: FunctionRuntime):
+        host = _take_project_modules()
+        sys.modules.update(runtime.modules)
+        code_dir = str(self._code_dir(function))
+        added = code_dir not in sys.path
+        if added:
+            sys.path.insert(0, code_dir)
+        try:
+            yield
+        finally:
+            if added:
+                sys.path.remove(code_dir)
+            runtime.modules = _take_project_modules()
+            sys.modules.update(host)
+
+    @contextmanager
+    def _route(self, buffer: io.StringIO):
+        if self.stream is None or self.echo_logs:
+            yield
+            return
+        self.stream.route(buffer)
+        try:
+            yield
+        finally:
+            self.stream.route(None)
+
+    def _private_tmp(self, function, value: str) -> str:
+        # Each Lambda container has its own /tmp; in one process, each function gets a directory instead.
+        if self.tmp_root is None or not (value == "/tmp" or value.startswith("/tmp/")):
+            return value
+        return str(self.tmp_root / function.function_name) + value[len("/tmp") :]
+
+    def _code_dir(self, function) -> Path:
+        return self.code_dirs.get(function.function_name, self.repo_root)
+
+    def _load_handler(self, function):
+        import importlib
+
+        module_name, _, attribute = function.handler.rpartition(".")
+        module = importlib.import_module(module_name.replace("/", "."))
+        return getattr(module, attribute)
+
+    def _keep_logs(self, function, request_id: str, logs: str, errored: bool) -> None:
+        header = f"--- {time.strftime('%H:%M:%S')} {request_id}{' ERROR' if errored else ''}\n"
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_dir / f"{function.function_name}.log", "a", encoding="utf-8") as fh:
+                fh.write(header + logs)
+        try:  # also into moto's CloudWatch Logs, so `aws logs` works against local mode
+            function.logs_backend.ensure_log_group(function.logs_group_name)
+            function.save_logs(logs or header)
+        except Exception:  # logging must never turn a result into a failure
+            pass
+
+
+def _take_project_modules() -> dict:
+    names = [name for name in sys.modules if name.split(".", 1)[0] in PROJECT_PACKAGES]
+    return {name: sys.modules.pop(name) for name in names}
+
+
+class Emulator:
+    """moto server on 127.0.0.1 with Step Functions execution on and in-process Lambda."""
+
+    def __init__(
+        self, port: int = 0, region: str | None = None, log_dir: Path | None = None, echo_logs: bool = False
+    ):
+        self.requested_port = port
+        self.region = (
+            region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+        )
+        self.lambdas = InProcessLambda(log_dir=log_dir, echo_logs=echo_logs)
+        self._server = None
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_stdout = None
+        self._original_invoke = None
+        self.port: int | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Emulator:
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        # use_docker stays on ("off" routes invokes to a no-op backend); the Docker call itself is replaced.
+        default_user_config["lambda"] = {"use_docker": True}
+        self._install_lambda()
+        from local import sagemaker
+
+        sagemaker.install()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.requested_port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        self._set_env(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "MOTO_PORT": str(self.port),
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                **_LOCAL_ENV,
+            }
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        from local import sagemaker
+
+        sagemaker.uninstall()
+        self._uninstall_lambda()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        _reset_project_clients()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key in (*values, *_UNSET_ENV):
+            self._saved_env.setdefault(key, os.environ.get(key))
+        for key in _UNSET_ENV:
+            os.environ.pop(key, None)
+        os.environ.update(values)
+        _reset_project_clients()
+
+    def _install_lambda(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        lambdas = self.lambdas
+        self._original_invoke = LambdaFunction._invoke_lambda
+
+        def _invoke_lambda(function, event=None):
+            return lambdas.invoke(function, event)
+
+        LambdaFunction._invoke_lambda = _invoke_lambda
+        if not lambdas.echo_logs and not isinstance(sys.stdout, ThreadRoutedStream):
+            self._saved_stdout = sys.stdout
+            lambdas.stream = ThreadRoutedStream(sys.stdout)
+            sys.stdout = lambdas.stream
+
+    def _uninstall_lambda(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original_invoke is not None:
+            LambdaFunction._invoke_lambda = self._original_invoke
+            self._original_invoke = None
+        if self._saved_stdout is not None and sys.stdout is self.lambdas.stream:
+            sys.stdout = self._saved_stdout
+        self._saved_stdout = None
+
+
+def _reset_project_clients() -> None:
+    """Host-side cached boto3 clients/settings must follow the endpoint we just set."""
+    for name in ("core.aws_clients", "core.settings"):
+        module = sys.modules.get(name)
+        for reset in ("reset_clients", "reset_settings"):
+            if module is not None and hasattr(module, reset):
+                getattr(module, reset)()
