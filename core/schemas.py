@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_BATCH_ITEMS = 100
 MAX_TOP_K = 10
 VERSION_PATTERN = r"^v\d{4,}$"
-_HYPERPARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 NonBlank = Annotated[str, Field(min_length=1)]
 
@@ -114,7 +114,7 @@ class TrainRequest(_Strict):
     def _names_are_plain(cls, value):
         for name in value or {}:
             if not _HYPERPARAMETER_NAME.match(name) or name.startswith("sagemaker_"):
-                raise ValueError(f"hyperparameter {name!r} not allowed (lower_snake_case, not sagemaker_*)")
+                raise ValueError(f"hyperparameter {name!r} not allowed (letters, digits, _; not sagemaker_*)")
         return value
 
 
