@@ -269,6 +269,7 @@ class Emulator:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.requested_port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        self.reset()  # moto's backends are process-global: start from nothing, whatever ran before
         self._set_env(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -280,8 +281,16 @@ class Emulator:
         )
         return self
 
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=30
+        ).read()
+
     def stop(self) -> None:
         if self._server is not None:
+            self.reset()
             self._server.stop()
             self._server = None
         from local import sagemaker

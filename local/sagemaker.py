@@ -60,7 +60,11 @@ def _service_class():
 
     class StateTaskServiceSageMaker(callback.StateTaskServiceCallback):
         def __init__(self):
-            super().__init__(supported_integration_patterns={ResourceCondition.Sync})
+            # WaitForTaskToken is listed only because moto's callback base class needs its endpoint to exist
+            # (it calls callback_endpoint.interrupt_all() unconditionally after a .sync task).
+            super().__init__(
+                supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
+            )
 
         def _validate_service_integration_is_supported(self):
             if self.resource.api_action.lower() not in actions:

@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,10 @@ class LocalSession:
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> LocalSession:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Resource types moto does not emulate are listed by describe(); no per-resource warnings.
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=UserWarning, module="moto.cloudformation.parsing")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         from local import sagemaker
 
         sagemaker.work_root = None
@@ -188,6 +193,7 @@ class LocalSession:
             ],
             "schedules": [f"{s.source_id}: {s.expression} -> {s.target_arn}" for s in d.schedules],
             "outputs": dict(d.outputs),
+            "not_emulated": d.not_emulated,
             "state_dir": str(self.config.state_dir) if self.config.state_dir else None,
             "logs_dir": str(self.emulator.lambdas.log_dir) if self.emulator.lambdas.log_dir else None,
             "tick_seconds": self.config.tick_seconds,

@@ -127,7 +127,7 @@ class SqsPoller:
         )
         messages: list[dict] = []
         deadline = None
-        while len(messages) < mapping.batch_size and not self._stop.is_set():
+        while len(messages) < mapping.batch_size:
             got = self.sqs.receive_message(
                 QueueUrl=mapping.queue_url,
                 MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),

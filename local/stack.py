@@ -127,6 +127,7 @@ class Deployment:
     routes: list[Route] = field(default_factory=list)
     schedules: list[ScheduleTarget] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    not_emulated: dict[str, int] = field(default_factory=dict)  # resource type -> count (moto lacks them)
 
     def physical(self, logical_id: str) -> str:
         if logical_id in self.state_machines:
@@ -539,6 +540,7 @@ def deploy(
         deployment.resources[logical_id] = (_SECRET, values[""])
     deployment.functions = deployment.of_type("AWS::Lambda::Function")
     deployment.outputs = {k: v for k, v in outputs.items() if not k.startswith("Local")}
+    deployment.not_emulated = _not_emulated(for_moto)
     _create_state_machines(emulator, deployment, state_machines, outputs)
     deployment.schedules = _resolved_schedules(
         for_moto, outputs, _pseudo(stack_name, emulator.region, params)
@@ -554,6 +556,18 @@ def deploy(
         config = lam.get_function_configuration(FunctionName=name)
         deployment._function_env[logical_id] = (config.get("Environment") or {}).get("Variables", {})
     return deployment
+
+
+def _not_emulated(for_moto: dict) -> dict[str, int]:
+    from moto.cloudformation.parsing import get_model_map
+
+    known = get_model_map()
+    counts: dict[str, int] = {}
+    for resource in for_moto["Resources"].values():
+        rtype = resource.get("Type", "")
+        if rtype not in known and not rtype.startswith("Custom::"):
+            counts[rtype] = counts.get(rtype, 0) + 1
+    return counts
 
 
 def _create_state_machines(

@@ -1,0 +1,268 @@
+"""`mlnews local demo`: the whole story, end to end, through the public HTTP API of local mode.
+
+initial training through the state machine -> v1 promoted -> predictions (single, batch) -> feedback (with
+corrections) -> feedback stats -> retrain check -> second training -> evaluation -> gate decision -> versions
+-> rollback with the deploy route -> summary. Exit 0 on success; any failure stops the story with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local import bootstrap
+from local.api_client import ApiClient, ApiError
+from local.session import LocalConfig, LocalSession
+
+DEFAULT_SAMPLE = 3000  # records of the shared sample used by default: keeps the story under 3 minutes
+
+
+@dataclass
+class DemoOptions:
+    data: str | None = None
+    download: bool = False
+    sample: int | None = DEFAULT_SAMPLE  # 0/None = all records
+    port: int = 0
+    feedback: int = 40
+    template: Path | None = None
+    quiet: bool = False
+
+
+@dataclass
+class DemoResult:
+    ok: bool
+    seconds: float
+    steps: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+class DemoFailure(RuntimeError):
+    pass
+
+
+class Story:
+    def __init__(self, say):
+        self.say = say
+        self.started = time.perf_counter()
+        self.steps: list[dict] = []
+
+    def step(self, title: str):
+        story = self
+
+        class _Step:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+                story.say(f"\n[{time.perf_counter() - story.started:6.1f}s] {title}")
+                return self
+
+            def __exit__(self, kind, error, tb):
+                seconds = time.perf_counter() - self.t0
+                story.steps.append({"step": title, "seconds": round(seconds, 2), "ok": kind is None})
+                if kind is None:
+                    story.say(f"         done in {seconds:.1f}s")
+                return False
+
+        return _Step()
+
+
+def run_demo(options: DemoOptions | None = None, say=print) -> DemoResult:
+    options = options or DemoOptions()
+    out = (lambda *_: None) if options.quiet else say
+    story = Story(out)
+    try:
+        dataset = bootstrap.choose_dataset(options.data, options.download)
+    except bootstrap.DatasetError as error:
+        return DemoResult(False, 0.0, error=str(error))
+    config = LocalConfig(port=options.port, max_batching_window=1.0)
+    if options.template is not None:
+        config.template = options.template
+    session = LocalSession(config)
+    try:
+        with story.step("Start local mode (embedded AWS, template deployed, HTTP API)"):
+            session.start()
+            out(
+                f"         API {session.front.base_url}  docs {session.front.base_url}/docs  "
+                f"AWS endpoint {session.emulator.endpoint_url}"
+            )
+        summary = _story(session, dataset, options, story, out)
+        return DemoResult(True, time.perf_counter() - story.started, story.steps, summary)
+    except (DemoFailure, ApiError, TimeoutError, bootstrap.DatasetError, RuntimeError) as error:
+        return DemoResult(False, time.perf_counter() - story.started, story.steps, error=str(error))
+    finally:
+        session.stop() if session.deployment is not None else None
+
+
+def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, out) -> dict:
+    api = ApiClient(session.front.base_url, correlation_prefix="demo")
+    records = bootstrap.subsample(bootstrap.read_records(dataset.path), options.sample)
+    # Records the model never trains on: the story's "new headlines" (and their true categories).
+    unseen, train = records[: max(60, options.feedback + 10)], records[max(60, options.feedback + 10) :]
+
+    with story.step("Load the dataset into the data bucket"):
+        uri = bootstrap.upload_dataset(session, train)
+        cats = len({r["category"] for r in train})
+        out(
+            f"         {len(train)} records, {cats} categories, from {dataset.path} "
+            f"({dataset.source}) -> {uri}"
+        )
+        if not dataset.meaningful:
+            out(
+                "         NOTICE: this is the small invented demo corpus; accuracy on it means nothing. "
+                "Pass --data PATH for the real dataset."
+            )
+
+    with story.step("Initial training through the state machine"):
+        first = _train(api, {"include_feedback": False}, out)
+        if (first.get("outcome") or {}).get("status") != "deployed":
+            raise DemoFailure(f"the first model was not promoted: {json.dumps(first.get('outcome'))}")
+        v1 = first["outcome"]["version"]
+        out(f"         promoted {v1}: {'; '.join(first['outcome'].get('reasons') or [])[:300]}")
+
+    with story.step(f"Predictions from {v1}"):
+        one = unseen[0]
+        single = api.call("POST", "/api/v1/predict", _item(one))
+        p = single.body
+        out(
+            f'         "{one["headline"][:70]}" -> {p["category"]} ({p["confidence"]:.2f}) '
+            f"[true: {one['category']}] in {single.millis:.0f} ms, model {p['model_version']}"
+        )
+        batch_items = unseen[1 : options.feedback + 1]
+        batch = api.call("POST", "/api/v1/predict/batch", {"items": [_item(r) for r in batch_items]})
+        results = batch.body["results"]
+        right = sum(r["category"] == it["category"] for r, it in zip(results, batch_items, strict=True))
+        out(
+            f"         batch of {len(results)} in {batch.millis:.0f} ms: "
+            f"{right}/{len(results)} match the label"
+        )
+        if p["model_version"] != v1 or len(results) != len(batch_items):
+            raise DemoFailure("predictions did not come from the promoted model")
+
+    with story.step("Feedback (confirmations and corrections) -> SQS -> consumer"):
+        corrections = 0
+        for prediction, record in zip(results, batch_items, strict=True):
+            api.call(
+                "POST",
+                "/api/v1/feedback",
+                {
+                    **_item(record),
+                    "prediction_id": prediction["prediction_id"],
+                    "correct_category": record["category"],
+                },
+            )
+            corrections += prediction["category"] != record["category"]
+        out(f"         sent {len(results)} feedback items ({corrections} corrections)")
+
+    with story.step("Feedback stats (after the consumer has processed the queue)"):
+        stats = _wait_stats(api, len(results))
+        out(
+            f"         total {stats['total']}, correct {stats['correct']}, live accuracy "
+            f"{stats.get('live_accuracy')}, per version {json.dumps(stats.get('per_model_version'))}"
+        )
+
+    with story.step("Retrain check"):
+        check = api.call("POST", "/api/v1/model/retrain-check", {}).body
+        out(f"         retrain={check['retrain']}: {'; '.join(check['reasons'])[:300]}")
+        if not check["retrain"]:
+            out("         (not due yet on this little feedback: forcing a retraining, as an operator would)")
+            check = api.call("POST", "/api/v1/model/retrain-check", {"force": True}).body
+        if not check.get("execution"):
+            raise DemoFailure(f"the retrain check started no retraining: {json.dumps(check)[:300]}")
+
+    with story.step("Second training (base data + verified feedback), evaluation, promotion gate"):
+        job_id = check["execution"].get("job_id") or check["execution"].get("execution_name")
+        second = _wait(api, job_id, out)
+        outcome = second.get("outcome") or {}
+        decision = outcome.get("status")
+        if decision not in ("deployed", "rejected"):
+            raise DemoFailure(f"second training ended without a gate decision: {json.dumps(second)[:600]}")
+        v2 = outcome["version"]
+        out(f"         gate decision for {v2}: {'PROMOTED' if decision == 'deployed' else 'REJECTED'}")
+        for reason in outcome.get("reasons") or []:
+            out(f"           - {reason}")
+
+    with story.step("Versions"):
+        versions = api.call("GET", "/api/v1/model/versions").body
+        for item in versions["versions"]:
+            acc = (item.get("metrics") or {}).get("accuracy")
+            out(f"         {item['version']}  {item['status']:<9} accuracy={acc}")
+        out(f"         active: {versions['active_version']}")
+
+    with story.step("Rollback with the deploy route"):
+        if decision == "deployed":
+            target = v1
+        else:  # v2 was rejected: deploying it must be refused unless forced; then re-pin v1 explicitly
+            refused = api.call("POST", f"/api/v1/model/deploy/{v2}", {"reason": "demo"}, expect=())
+            out(f"         deploying rejected {v2} without allow_rejected -> HTTP {refused.status}")
+            if refused.status < 400:
+                raise DemoFailure("a rejected version was deployed without allow_rejected")
+            target = v1
+        rollback = api.call("POST", f"/api/v1/model/deploy/{target}", {"reason": "demo rollback"}).body
+        out(
+            f"         active {rollback.get('previous_version')} -> {rollback['version']} "
+            f"(revision {rollback['revision']})"
+        )
+        after = _predict_until(api, unseen[0], target)
+        out(f"         predictions now served by {after['model_version']}")
+
+    summary = {
+        "dataset": {"source": dataset.source, "records": len(train), "path": str(dataset.path)},
+        "v1": v1,
+        "v2": v2,
+        "gate": decision,
+        "gate_reasons": outcome.get("reasons"),
+        "active_after_rollback": target,
+        "feedback": {"sent": len(results), "corrections": corrections, "stats_total": stats["total"]},
+        "versions": [(v["version"], v["status"]) for v in versions["versions"]],
+        "timings": {s["step"]: s["seconds"] for s in story.steps},
+    }
+    out(f"\nSummary: {json.dumps(summary, indent=2)}")
+    return summary
+
+
+def _item(record: dict) -> dict:
+    return {k: record[k] for k in ("headline", "short_description", "authors") if record.get(k)}
+
+
+def _train(api: ApiClient, body: dict, out) -> dict:
+    job = api.call("POST", "/api/v1/model/train", body).body
+    out(f"         retraining job {job['job_id']}")
+    return _wait(api, job["job_id"], out)
+
+
+def _wait(api: ApiClient, job_id: str, out) -> dict:
+    status = api.wait_training(
+        job_id, timeout=600, on_step=lambda step, _: step and out(f"         - {step}")
+    )
+    if status["status"] != "SUCCEEDED":
+        raise DemoFailure(f"retraining {job_id} {status['status']}: {json.dumps(status.get('error'))[:800]}")
+    return status
+
+
+def _wait_stats(api: ApiClient, expected: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = api.call("GET", "/api/v1/feedback/stats").body
+        if stats["total"] >= expected:
+            return stats
+        if time.monotonic() > deadline:
+            raise DemoFailure(
+                f"feedback stats show {stats['total']} of {expected} items after {timeout:.0f}s"
+            )
+        time.sleep(0.5)
+
+
+def _predict_until(api: ApiClient, record: dict, version: str, timeout: float = 90) -> dict:
+    # Serving refreshes its model on a timer (MODEL_REFRESH_SECONDS), as on AWS.
+    deadline = time.monotonic() + timeout
+    while True:
+        prediction = api.call("POST", "/api/v1/predict", _item(record)).body
+        if prediction["model_version"] == version or time.monotonic() > deadline:
+            if prediction["model_version"] != version:
+                raise DemoFailure(
+                    f"still serving {prediction['model_version']} after rolling back to {version}"
+                )
+            return prediction
+        time.sleep(1)
