@@ -34,6 +34,20 @@ class LocalConfig:
     max_batching_window: float | None = None  # cap on MaximumBatchingWindowInSeconds (tests use 0)
 
 
+def _log_to_file(name: str, path: Path) -> None:
+    logger = logging.getLogger(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_mlnews_local", False):
+            logger.removeHandler(handler)
+            handler.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler._mlnews_local = True
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 class LocalSession:
     def __init__(self, config: LocalConfig | None = None):
         self.config = config or LocalConfig()
@@ -52,8 +66,10 @@ class LocalSession:
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> LocalSession:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        # Resource types moto does not emulate are listed by describe(); no per-resource warnings.
-        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        # moto's own warnings (unsupported resource types, Step Functions task failures) go to the logs dir;
+        # describe() lists what is not emulated and executions keep their errors in their history.
+        _log_to_file("moto", self.emulator.lambdas.log_dir / "moto.log")
+        logging.getLogger("samtranslator").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=UserWarning, module="moto.cloudformation.parsing")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         from local import sagemaker
