@@ -39,7 +39,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
         prediction_id=body.prediction_id, message_id=queued["message_id"], correlation_id=correlation_id(app)
     )
     return Response(
-        status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json()
+        status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump(mode="json")
     )
 
 

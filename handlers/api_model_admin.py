@@ -29,7 +29,7 @@ app = build_app()
 
 def accepted(model: BaseModel) -> Response:
     return Response(
-        status_code=202, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
+        status_code=202, content_type=content_types.APPLICATION_JSON, body=model.model_dump(mode="json")
     )
 
 

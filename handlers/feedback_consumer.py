@@ -20,8 +20,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
-    attribute = record.message_attributes.get("correlation_id")
-    logger.set_correlation_id(attribute.string_value if attribute else record.message_id)
+    attributes = record.message_attributes
+    has_id = "correlation_id" in attributes
+    logger.set_correlation_id(attributes["correlation_id"].string_value if has_id else record.message_id)
     try:
         message = feedback.parse_feedback_message(record.body)
         outcome = feedback.store_feedback(message)

@@ -181,7 +181,9 @@ def api_event(
 def call(handler_module, event) -> tuple[int, dict, dict]:
     """Invoke a handler's lambda_handler; returns (status, json body, headers)."""
     response = handler_module.lambda_handler(event, LambdaContext())
-    return response["statusCode"], json.loads(response["body"] or "null"), response.get("headers") or {}
+    headers = dict(response.get("headers") or {})
+    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
+    return response["statusCode"], json.loads(response["body"] or "null"), headers
 
 
 @pytest.fixture
