@@ -1,0 +1,347 @@
+"""The `mlnews` console script: data inspection, training, evaluation and prediction.
+
+Exit codes: 0 success, 1 the command ran but found a problem (e.g. invalid lines on inspect),
+2 usage or input errors. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+_BATCH = 512
+
+
+class CliError(Exception):
+    """A usage or input error reported as 'mlnews: error: ...' with exit code 2."""
+
+
+def _progress_enabled() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", disable=not _progress_enabled(), leave=False)
+
+
+# ---------------------------------------------------------------- data inspect
+
+
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    from core.dataset import inspect
+
+    report = inspect(args.paths, skip_invalid=True)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"files:            {', '.join(report['files'])}")
+        print(f"records:          {report['records']} valid of {report['lines']} lines")
+        print(f"invalid lines:    {report['invalid_lines']}")
+        for example in report["invalid_examples"]:
+            print(f"  {example}")
+        empty = report["empty_texts"]
+        print(f"empty texts:      headline {empty['headline']}, "
+              f"short_description {empty['short_description']}, authors {empty['authors']}")
+        print(f"duplicates:       {report['duplicates']} (same normalised headline)")
+        dates = report["date_range"]
+        print(f"date range:       {dates['min']} .. {dates['max']}" if dates else "date range:       -")
+        print(f"categories ({report['n_categories']}):")
+        for category, count in report["categories"].items():
+            print(f"  {count:8d}  {category}")
+    if report["invalid_lines"] and not args.skip_invalid:
+        print(f"mlnews: {report['invalid_lines']} invalid line(s); pass --skip-invalid to accept the rest",
+              file=sys.stderr)
+        return EXIT_PROBLEM
+    if report["records"] == 0:
+        print("mlnews: error: no valid records", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- train
+
+
+def _parse_hyperparameters(text: str | None) -> dict:
+    if not text:
+        return {}
+    source = text
+    if not text.lstrip().startswith("{") and Path(text).is_file():
+        source = Path(text).read_text()
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--hyperparameters is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise CliError("--hyperparameters must be a JSON object such as '{\"C\": 4}'")
+    return value
+
+
+def _parse_fields(text: str) -> tuple[str, ...]:
+    from core.textproc import validate_text_fields
+
+    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    try:
+        return validate_text_fields(fields)
+    except ValueError as exc:
+        raise CliError(f"--text-fields: {exc}") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    fields = _parse_fields(args.text_fields)
+    hyperparameters = _parse_hyperparameters(args.hyperparameters)
+    from core.dataset import load_records
+    from core.training import Hyperparameters
+
+    hp = Hyperparameters.parse(hyperparameters)  # fail fast, before reading data
+    stats: dict = {}
+    records = load_records(args.data, skip_invalid=args.skip_invalid, stats=stats)
+    if not records:
+        raise CliError("no valid records in " + ", ".join(args.data))
+    if stats.get("invalid"):
+        print(f"skipped {stats['invalid']} invalid line(s)", file=sys.stderr)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out}: exists and is not a directory")
+    from core.training import train_to_dir
+
+    start = time.perf_counter()
+    manifest = train_to_dir(records, out, hyperparameters=hp, text_fields=fields,
+                            progress=_progress_enabled())
+    metrics = manifest["metrics"]
+    print(f"model {manifest['version']} written to {out} in {time.perf_counter() - start:.1f}s "
+          f"({len(records)} records, {len(manifest['data']['categories'])} categories)")
+    if "accuracy" in metrics:
+        print(f"validation: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+              f"top-3 {metrics['top3_accuracy']:.4f}  ECE {metrics['ece']:.4f}  "
+              f"headline-only accuracy {metrics['headline_only_accuracy']:.4f}  (n={metrics['n']})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def _load_model(path: str):
+    from core.bundle import ServingModel
+
+    if not Path(path).exists():
+        raise CliError(f"--model {path}: no such directory")
+    return ServingModel.load(path)
+
+
+def _predict_proba_batched(model, items: Sequence, desc: str):
+    import numpy as np
+
+    parts = []
+    with _bar(len(items), desc) as bar:
+        for i in range(0, len(items), _BATCH):
+            chunk = items[i : i + _BATCH]
+            parts.append(model.predict_proba(chunk))
+            bar.update(len(chunk))
+    return np.concatenate(parts) if parts else np.zeros((0, len(model.classes)))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.dataset import load_records
+    from core.evaluation import evaluate
+
+    model = _load_model(args.model)
+    records = load_records(args.data, skip_invalid=args.skip_invalid)
+    if not records:
+        raise CliError("no valid records in " + ", ".join(args.data))
+    items = [r.model_dump() for r in records]
+    if args.headline_only:
+        items = [{"headline": item["headline"]} for item in items]
+    start = time.perf_counter()
+    proba = _predict_proba_batched(model, items, "evaluate")
+    seconds = time.perf_counter() - start
+    report = evaluate([r.category for r in records], proba, model.classes)
+    unknown = sorted({r.category for r in records} - set(model.classes))
+    report.update({"model_version": model.version, "model_sha256": model.sha256,
+                   "unknown_categories": unknown, "predict_seconds": round(seconds, 3)})
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"model {model.version}  ({report['n']} records, {seconds:.2f}s)")
+    print(f"accuracy        {report['accuracy']:.4f}")
+    print(f"macro-F1        {report['macro_f1']:.4f}")
+    print(f"top-3 accuracy  {report['top3_accuracy']:.4f}")
+    print(f"calibration error (ECE, 15 bins)  {report['ece']:.4f}")
+    if unknown:
+        print(f"categories the model does not know: {', '.join(unknown)}")
+    print(f"\n{'category':28s} {'precision':>9s} {'recall':>7s} {'f1':>7s} {'support':>8s}")
+    for category, row in report["per_class"].items():
+        print(f"{category[:28]:28s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} "
+              f"{row['support']:8d}")
+    if report["confusion_pairs"]:
+        print("\nmost frequent confusions (true -> predicted):")
+        for pair in report["confusion_pairs"][:5]:
+            print(f"  {pair['count']:5d}  {pair['true']} -> {pair['predicted']}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- predict
+
+
+def _read_input_items(path: str) -> list[dict]:
+    source = Path(path)
+    if not source.is_file():
+        raise CliError(f"--input {path}: no such file")
+    items = []
+    with source.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if isinstance(item, str):
+                item = {"headline": item}
+            if not isinstance(item, dict) or not str(item.get("headline") or "").strip():
+                raise CliError(f"{path}:{lineno}: expected a JSON object with a non-empty 'headline'")
+            items.append(item)
+    if not items:
+        raise CliError(f"--input {path}: no records")
+    return items
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if bool(args.headlines) == bool(args.input):
+        raise CliError("give either headline text or --input FILE.jsonl (not both)")
+    if args.output and not args.input:
+        raise CliError("--output needs --input")
+    if args.top_k < 1:
+        raise CliError("--top-k must be at least 1")
+    model = _load_model(args.model)
+    if args.input:
+        items = _read_input_items(args.input)
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        try:
+            with _bar(len(items), "predict") as bar:
+                for i in range(0, len(items), _BATCH):
+                    chunk = items[i : i + _BATCH]
+                    for item, prediction in zip(chunk, model.predict(chunk, top_k=args.top_k), strict=True):
+                        out.write(json.dumps({**item, **prediction}, ensure_ascii=False) + "\n")
+                    bar.update(len(chunk))
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        if args.output:
+            print(f"{len(items)} predictions written to {args.output}", file=sys.stderr)
+        return EXIT_OK
+    headlines = [h for h in args.headlines if h.strip()]
+    if not headlines:
+        raise CliError("headline text is empty")
+    for headline, prediction in zip(headlines, model.predict(headlines, top_k=args.top_k), strict=True):
+        if args.json:
+            print(json.dumps({"headline": headline, **prediction}, ensure_ascii=False))
+            continue
+        top = ", ".join(f"{p['category']} {p['probability']:.2f}" for p in prediction["top_k"])
+        terms = ", ".join(t["term"] for t in prediction["explanation"]) or "-"
+        print(f"{prediction['category']}  ({prediction['confidence']:.2f})  top: {top}  terms: {terms}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlnews", description="News headline categorisation.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    data = sub.add_parser("data", help="inspect data files")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data_sub.required = True
+    insp = data_sub.add_parser("inspect", help="counts per category, duplicates, invalid lines, date range")
+    insp.add_argument("paths", nargs="+", metavar="PATH")
+    insp.add_argument("--skip-invalid", action="store_true", help="invalid lines are not an error")
+    insp.add_argument("--json", action="store_true", help="print one JSON object")
+    insp.set_defaults(func=cmd_data_inspect)
+
+    train = sub.add_parser("train", help="train a model directory")
+    train.add_argument("--data", action="append", required=True, metavar="PATH",
+                       help="JSON-lines/CSV file or directory (repeatable)")
+    train.add_argument("--out", required=True, metavar="DIR")
+    train.add_argument("--text-fields", default="headline,short_description",
+                       help="comma-separated: headline,short_description,authors")
+    train.add_argument("--hyperparameters", metavar="JSON", help="JSON object (or a file holding one)")
+    train.add_argument("--skip-invalid", action="store_true", help="skip invalid lines instead of failing")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class P/R/F1, top-3, calibration error")
+    ev.add_argument("--model", required=True, metavar="DIR")
+    ev.add_argument("--data", action="append", required=True, metavar="PATH")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--headline-only", action="store_true", help="evaluate on headlines alone")
+    ev.add_argument("--skip-invalid", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="categorise headlines")
+    pr.add_argument("--model", required=True, metavar="DIR")
+    pr.add_argument("headlines", nargs="*", metavar="HEADLINE")
+    pr.add_argument("--input", metavar="FILE.jsonl", help="one JSON object with 'headline' per line")
+    pr.add_argument("--output", metavar="FILE.jsonl", help="write predictions here (default: stdout)")
+    pr.add_argument("--top-k", type=int, default=3)
+    pr.add_argument("--json", action="store_true", help="JSON lines output for headline arguments")
+    pr.set_defaults(func=cmd_predict)
+
+    try:
+        import local.cli as local_cli
+    except ImportError:
+        local_cli = None
+    if local_cli is not None:
+        local_cli.add_local_parser(sub)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [CliError]
+    for module, name in (("core.dataset", "DatasetError"), ("core.bundle", "BundleError"),
+                         ("core.manifest", "ManifestError")):
+        mod = sys.modules.get(module)
+        if mod is not None:
+            errors.append(getattr(mod, name))
+    training = sys.modules.get("core.training")
+    if training is not None:
+        errors.append(training.TrainingError)
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("mlnews: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+        if isinstance(exc, _known_errors()):
+            print(f"mlnews: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OSError):
+            print(f"mlnews: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return EXIT_USAGE
+        print(f"mlnews: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+
+
+if __name__ == "__main__":
+    sys.exit(main())

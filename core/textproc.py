@@ -1,0 +1,155 @@
+"""Text processing shared by training and serving (standard library only).
+
+Training hands these analyzers to scikit-learn's TfidfVectorizer and the numpy serving bundle calls the very
+same functions, so the features match by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+KNOWN_TEXT_FIELDS = ("headline", "short_description", "authors")
+DEFAULT_TEXT_FIELDS = ("headline", "short_description")
+
+# Same token definition as scikit-learn's default token_pattern: words of two or more word characters.
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
+_SPACES_RE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case and collapse whitespace: the identity of a headline for hashing and duplicate checks."""
+    return _SPACES_RE.sub(" ", text).strip().lower()
+
+
+def validate_text_fields(text_fields: Sequence[str]) -> tuple[str, ...]:
+    fields = tuple(text_fields)
+    if not fields:
+        raise ValueError("text_fields must name at least one field")
+    unknown = [f for f in fields if f not in KNOWN_TEXT_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"unknown text field(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_TEXT_FIELDS)}"
+        )
+    if "headline" not in fields:
+        raise ValueError("text_fields must include 'headline'")
+    return fields
+
+
+def compose_text(item: object, text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS) -> str:
+    """Join the chosen fields of a record (mapping, object with attributes, or bare headline string).
+
+    Fields are separated by newlines so word n-grams never span two fields.
+    """
+    if isinstance(item, str):
+        return item.strip()
+    parts = []
+    for field in text_fields:
+        if isinstance(item, Mapping):
+            value = item.get(field)
+        else:
+            value = getattr(item, field, None)
+        if value:
+            value = str(value).strip()
+            if value:
+                parts.append(value)
+    return "\n".join(parts)
+
+
+def has_extra_text(item: object, text_fields: Sequence[str]) -> bool:
+    """True when a record carries text beyond its headline in the chosen fields."""
+    for field in text_fields:
+        if field == "headline":
+            continue
+        value = item.get(field) if isinstance(item, Mapping) else getattr(item, field, None)
+        if value and str(value).strip():
+            return True
+    return False
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text.lower())
+
+
+class WordAnalyzer:
+    """Word n-grams (1..ngram_max) of lower-cased tokens, computed per field line."""
+
+    def __init__(self, ngram_max: int = 2):
+        self.ngram_max = int(ngram_max)
+
+    def __call__(self, text: str) -> list[str]:
+        out: list[str] = []
+        n_max = self.ngram_max
+        for line in text.lower().split("\n"):
+            tokens = _TOKEN_RE.findall(line)
+            out.extend(tokens)
+            for n in range(2, n_max + 1):
+                for i in range(len(tokens) - n + 1):
+                    out.append(" ".join(tokens[i : i + n]))
+        return out
+
+    def config(self) -> dict:
+        return {"kind": "word", "ngram_max": self.ngram_max, "token_pattern": TOKEN_PATTERN}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WordAnalyzer) and other.ngram_max == self.ngram_max
+
+    def __hash__(self) -> int:
+        return hash(("word", self.ngram_max))
+
+    def __repr__(self) -> str:
+        return f"WordAnalyzer(ngram_max={self.ngram_max})"
+
+
+def char_wb_word_ngrams(word: str, n_min: int, n_max: int) -> list[str]:
+    """Character n-grams of one whitespace-delimited word padded with spaces (scikit-learn's char_wb rule)."""
+    padded = " " + word + " "
+    length = len(padded)
+    out = []
+    for n in range(n_min, n_max + 1):
+        if n > length:
+            if n_min <= length:
+                break
+            # a word shorter than n_min still yields itself once, as scikit-learn does
+            out.append(padded)
+            break
+        for i in range(length - n + 1):
+            out.append(padded[i : i + n])
+    return out
+
+
+class CharWbAnalyzer:
+    """Character n-grams inside word boundaries of the lower-cased text."""
+
+    def __init__(self, ngram_min: int = 2, ngram_max: int = 5):
+        self.ngram_min = int(ngram_min)
+        self.ngram_max = int(ngram_max)
+
+    def words(self, text: str) -> list[str]:
+        return text.lower().split()
+
+    def word_ngrams(self, word: str) -> list[str]:
+        return char_wb_word_ngrams(word, self.ngram_min, self.ngram_max)
+
+    def __call__(self, text: str) -> list[str]:
+        out: list[str] = []
+        n_min, n_max = self.ngram_min, self.ngram_max
+        for word in text.lower().split():
+            out.extend(char_wb_word_ngrams(word, n_min, n_max))
+        return out
+
+    def config(self) -> dict:
+        return {"kind": "char_wb", "ngram_min": self.ngram_min, "ngram_max": self.ngram_max}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, CharWbAnalyzer)
+            and (other.ngram_min, other.ngram_max) == (self.ngram_min, self.ngram_max)
+        )
+
+    def __hash__(self) -> int:
+        return hash(("char_wb", self.ngram_min, self.ngram_max))
+
+    def __repr__(self) -> str:
+        return f"CharWbAnalyzer(ngram_min={self.ngram_min}, ngram_max={self.ngram_max})"

@@ -1,0 +1,162 @@
+"""The numpy bundle must serve exactly what the scikit-learn pipeline learned, without sklearn or pickle."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from core.bundle import BundleError, ServingModel, bundle_digest
+from core.dataset import NewsRecord, load_records
+from core.training import train_to_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def parity_case(tmp_path_factory, shared_data_dir, generated_rows, fake_embeddings):
+    """(model dir, test records): real v3 records (past -> future) when present, else generated ones."""
+    if shared_data_dir is not None:
+        from core.splits import temporal_split
+
+        records = load_records([shared_data_dir / "news_category_v3_sample.jsonl"])
+        train, test = temporal_split(records, "2021-01-01")
+        train = train[::3]  # a third of the past keeps the test quick; parity does not need the best model
+    else:
+        records = [NewsRecord.model_validate(r) for r in generated_rows]
+        train, test = records[:300], records[300:]
+    out = tmp_path_factory.mktemp("parity")
+    hp = {"embeddings": "default", "embedding_weight": 0.5, "char_min_df": 2}
+    train_to_dir(train, out, hyperparameters=hp,
+                 text_fields=("headline", "short_description", "authors"), embeddings=fake_embeddings)
+    return out, test
+
+
+def test_labels_and_probabilities_match_pipeline(parity_case, fake_embeddings_cls):
+    model_dir, test = parity_case
+    pipeline = joblib.load(model_dir / "pipeline.joblib")
+    model = ServingModel.load(model_dir, embeddings_cls=fake_embeddings_cls)
+    items = [r.model_dump() for r in test]
+    headline_only = [{"headline": r.headline} for r in test]
+    for batch in (items, headline_only):
+        expected_labels = pipeline.predict(batch)
+        expected = pipeline.predict_proba(batch)
+        proba = model.predict_proba(batch)
+        assert proba.shape == expected.shape
+        assert list(np.asarray(model.classes)[proba.argmax(axis=1)]) == list(expected_labels)
+        assert np.allclose(proba, expected, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    # one at a time (the Lambda path) equals the batch path
+    batch = model.predict_proba(items)
+    for i in range(0, len(items), max(1, len(items) // 25)):
+        assert np.allclose(model.predict_proba([items[i]]), batch[i : i + 1], atol=1e-12)
+
+
+def test_predict_shape_and_explanations(parity_case, fake_embeddings_cls):
+    model_dir, test = parity_case
+    model = ServingModel.load(model_dir / "bundle", embeddings_cls=fake_embeddings_cls)
+    predictions = model.predict([r.model_dump() for r in test[:20]], top_k=3)
+    assert len(predictions) == 20
+    for p in predictions:
+        assert p["category"] in model.classes
+        assert p["top_k"][0]["category"] == p["category"]
+        assert p["confidence"] == pytest.approx(p["top_k"][0]["probability"])
+        assert len(p["top_k"]) == 3
+        probs = [t["probability"] for t in p["top_k"]]
+        assert probs == sorted(probs, reverse=True)
+        weights = [e["weight"] for e in p["explanation"]]
+        assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+    # the explanation terms come from the input
+    p = model.predict([{"headline": test[0].headline}])[0]
+    words = set(test[0].headline.lower().replace("'", " ").split())
+    assert p["explanation"]
+    assert all(any(e["term"] in w for w in words) for e in p["explanation"])
+
+
+def test_explanation_credits_the_decisive_word(tiny_model_dir):
+    model = ServingModel.load(tiny_model_dir)
+    p = model.predict(["xyzzy recipe"])[0]
+    assert p["category"] == "FOOD & DRINK"
+    assert p["explanation"][0]["term"] == "recipe"
+
+
+def test_version_sha_and_expected_digest(tiny_model_dir):
+    model = ServingModel.load(tiny_model_dir, version="v0007")
+    assert model.version == "v0007"
+    assert model.sha256 == bundle_digest(tiny_model_dir / "bundle")
+    assert ServingModel.load(tiny_model_dir, expected_sha256=model.sha256).sha256 == model.sha256
+    with pytest.raises(BundleError, match="differs from the expected"):
+        ServingModel.load(tiny_model_dir, expected_sha256="0" * 64)
+    default = ServingModel.load(tiny_model_dir)
+    meta = json.loads((tiny_model_dir / "bundle" / "bundle.json").read_text())
+    assert default.version == meta["version"]
+
+
+def _copy_bundle(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("bundle.json", "arrays.npz"):
+        (dst / name).write_bytes((src / "bundle" / name).read_bytes())
+    return dst
+
+
+def test_tampered_arrays_are_rejected(tiny_model_dir, tmp_path):
+    bundle = _copy_bundle(tiny_model_dir, tmp_path / "b")
+    data = bytearray((bundle / "arrays.npz").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (bundle / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="sha256 does not match"):
+        ServingModel.load(bundle)
+
+
+def test_corrupt_or_missing_bundle_is_rejected(tiny_model_dir, tmp_path):
+    with pytest.raises(BundleError, match="no bundle.json"):
+        ServingModel.load(tmp_path)
+    bundle = _copy_bundle(tiny_model_dir, tmp_path / "b")
+    (bundle / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        ServingModel.load(bundle)
+    # consistent hashes but garbage arrays: a rewritten bundle.json cannot smuggle in a broken file
+    bundle2 = _copy_bundle(tiny_model_dir, tmp_path / "c")
+    (bundle2 / "arrays.npz").write_bytes(b"garbage")
+    meta = json.loads((bundle2 / "bundle.json").read_text())
+    import hashlib
+
+    meta["arrays_sha256"] = hashlib.sha256(b"garbage").hexdigest()
+    (bundle2 / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="cannot read arrays"):
+        ServingModel.load(bundle2)
+    meta["format_version"] = 99
+    (bundle2 / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError):
+        ServingModel.load(bundle2)
+
+
+def test_serving_imports_neither_sklearn_nor_scipy_nor_pickle_loads(tiny_model_dir):
+    code = (
+        "import sys, pickle\n"
+        "def refuse(*a, **k): raise AssertionError('unpickling attempted')\n"
+        "pickle.loads = pickle.load = refuse\n"
+        "from core.bundle import ServingModel\n"
+        f"m = ServingModel.load({str(tiny_model_dir)!r})\n"
+        "p = m.predict([{'headline': 'senate vote on the new bill'}])\n"
+        "assert p[0]['category']\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'scipy', 'joblib'))\n"
+        "print('BAD' if bad else 'CLEAN', bad)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("CLEAN"), result.stdout
+
+
+def test_empty_inputs(tiny_model_dir):
+    model = ServingModel.load(tiny_model_dir)
+    assert model.predict_proba([]).shape == (0, len(model.classes))
+    assert model.predict([]) == []
+    # text with no known feature falls back to the prior (bias) and still sums to one
+    proba = model.predict_proba([{"headline": "qqqq"}])
+    assert proba.shape == (1, len(model.classes))
+    assert proba.sum() == pytest.approx(1.0)

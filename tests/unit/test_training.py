@@ -1,0 +1,137 @@
+import json
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from core.dataset import NewsRecord
+from core.manifest import ManifestError, data_fingerprint, verify_manifest
+from core.training import Hyperparameters, TrainingError, fit_pipeline, train_to_dir
+
+FAST = {"embeddings": "none", "word_min_df": 1, "char_min_df": 1}
+
+
+@pytest.fixture(scope="module")
+def records(generated_rows):
+    return [NewsRecord.model_validate(r) for r in generated_rows]
+
+
+def test_hyperparameters_defaults_and_unknown_keys():
+    hp = Hyperparameters()
+    assert hp.headline_only_augment is True
+    assert hp.char_ngrams is True
+    with pytest.raises(TrainingError, match="unknown hyperparameter 'learning_rate'"):
+        Hyperparameters.parse({"learning_rate": 0.1})
+    with pytest.raises(TrainingError, match="C: "):
+        Hyperparameters.parse({"C": -1})
+    with pytest.raises(TrainingError, match="char_ngram_min"):
+        Hyperparameters.parse({"char_ngram_min": 5, "char_ngram_max": 3})
+    assert Hyperparameters.parse({"C": "2.5"}).C == 2.5
+
+
+def test_train_to_dir_writes_model_dir_with_manifest(tmp_path: Path, records):
+    manifest = train_to_dir(records, tmp_path, hyperparameters=FAST, version="vtest")
+    names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert names == {"manifest.json", "pipeline.joblib", "metrics.json", "bundle/bundle.json",
+                     "bundle/arrays.npz"}
+    assert set(manifest["files"]) == names - {"manifest.json"}
+    assert manifest["version"] == "vtest"
+    assert manifest["data"]["fingerprint"] == data_fingerprint(list(reversed(records)))
+    assert manifest["data"]["n_records"] == 400
+    assert manifest["hyperparameters"]["word_min_df"] == 1
+    assert "scikit-learn" in manifest["libraries"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.5  # five separable-ish topics: far above the 0.2 of chance
+    assert metrics["n_validation"] == 40
+    assert verify_manifest(tmp_path)["version"] == "vtest"
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(ManifestError, match="metrics.json has a different sha256"):
+        verify_manifest(tmp_path)
+
+
+def test_pipeline_probabilities_are_temperature_scaled_softmax(records):
+    pipeline, metrics = fit_pipeline(records, FAST)
+    clf = pipeline.named_steps["clf"]
+    items = [r.model_dump() for r in records[:30]]
+    X = pipeline[:-1].transform(items)
+    logits = np.asarray(X @ clf.coef_.T) + clf.intercept_
+    z = logits / clf.temperature_
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(pipeline.predict_proba(items), expected, atol=1e-12)
+    assert clf.temperature_ == pytest.approx(metrics["temperature"])
+    assert 0.1 - 1e-6 <= clf.temperature_ <= 10 + 1e-6
+    # float32-representable weights: what the bundle stores
+    assert np.array_equal(clf.coef_, clf.coef_.astype(np.float32).astype(np.float64))
+
+
+def test_temperature_lowers_validation_nll(records):
+    pipeline, _ = fit_pipeline(records, FAST)
+    clf = pipeline.named_steps["clf"]
+    items = [r.model_dump() for r in records]
+    labels = np.array([list(clf.classes_).index(r.category) for r in records])
+    X = pipeline[:-1].transform(items)
+
+    def nll(t):
+        z = clf.decision_function(X) / t
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+    # T was fitted on held-out rows; on all rows it must still beat a clearly wrong temperature
+    assert nll(clf.temperature_) < nll(clf.temperature_ * 4)
+
+
+def test_headline_only_augmentation_adds_copies(records):
+    _, with_aug = fit_pipeline(records, FAST)
+    _, without = fit_pipeline(records, {**FAST, "headline_only_augment": False})
+    has_extra = sum(1 for r in records if r.short_description)
+    assert without["n_train_augmented"] == without["n_train"]
+    assert with_aug["n_train_augmented"] - with_aug["n_train"] > 0.8 * has_extra * 0.9
+    assert "headline_only_accuracy" in with_aug
+
+
+def test_bad_training_input_is_rejected(records):
+    with pytest.raises(TrainingError, match="no training records"):
+        fit_pipeline([], FAST)
+    with pytest.raises(TrainingError, match="two categories"):
+        fit_pipeline([r for r in records if r.category == "SPORTS"], FAST)
+    with pytest.raises(TrainingError, match="unknown text field"):
+        fit_pipeline(records, FAST, text_fields=("headline", "body"))
+
+
+def test_embedding_block_is_part_of_the_features(records, fake_embeddings):
+    pipeline, metrics = fit_pipeline(records, {**FAST, "embeddings": "default", "embedding_weight": 2.0},
+                                     embeddings=fake_embeddings)
+    assert metrics["embeddings"] is True
+    blocks = dict(pipeline.named_steps["features"].transformer_list)
+    assert "emb" in blocks
+    n_tfidf = len(blocks["word"].vocabulary_) + len(blocks["char"].vocabulary_)
+    X = pipeline[:-1].transform([records[0].model_dump()]).toarray()
+    text = records[0].headline + "\n" + records[0].short_description
+    mean = fake_embeddings.embed([text])[0].astype(np.float64)
+    np.testing.assert_allclose(X[0, n_tfidf:], 2.0 * mean / np.linalg.norm(mean))
+    assert np.linalg.norm(X[0, n_tfidf:]) == pytest.approx(2.0)
+
+
+def test_pipeline_joblib_roundtrip(tmp_path: Path, records):
+    train_to_dir(records, tmp_path, hyperparameters=FAST)
+    pipeline = joblib.load(tmp_path / "pipeline.joblib")
+    assert set(pipeline.predict([{"headline": "senate vote on the bill"}])) <= {r.category for r in records}
+
+
+def test_training_bal41_is_fast(shared_data_dir, generated_rows, tmp_path):
+    """Default hyperparameters on the bal41 training split (or the generated corpus): well under 60 s."""
+    if shared_data_dir is not None:
+        from core.splits import standard_split
+
+        train, _ = standard_split("bal41", shared_data_dir)
+        fields = ("headline",)
+    else:
+        train = [NewsRecord.model_validate(r) for r in generated_rows]
+        fields = ("headline", "short_description")
+    start = time.perf_counter()
+    manifest = train_to_dir(train, tmp_path, hyperparameters={"embeddings": "none"}, text_fields=fields)
+    assert time.perf_counter() - start < 60
+    assert manifest["metrics"]["accuracy"] > (0.45 if shared_data_dir is not None else 0.5)
