@@ -1,0 +1,226 @@
+"""template.yaml: passes cfn-lint and keeps the properties the design depends on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.template_resources import REPO_ROOT, TEMPLATE_PATH, load_template
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {name: res for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function"}
+ADMIN_ROUTES = {
+    "/api/v1/model/train",
+    "/api/v1/model/train/{job_id}",
+    "/api/v1/model/versions",
+    "/api/v1/model/deploy/{version}",
+    "/api/v1/model/evaluate",
+    "/api/v1/model/evaluate/{evaluation_id}",
+    "/api/v1/model/retrain-check",
+}
+PUBLIC_ROUTES = {
+    "/health",
+    "/api/v1/predict",
+    "/api/v1/predict/batch",
+    "/api/v1/feedback",
+    "/api/v1/feedback/stats",
+}
+
+
+def of_type(kind: str) -> dict:
+    return {name: res for name, res in RESOURCES.items() if res["Type"] == kind}
+
+
+def test_cfn_lint_passes():
+    executable = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
+    result = subprocess.run([executable, str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_handler_module_exists_and_code_uri_is_the_repo():
+    assert TEMPLATE["Globals"]["Function"]["CodeUri"] == "."
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.12"
+    for name, function in FUNCTIONS.items():
+        module, _, attribute = function["Properties"]["Handler"].rpartition(".")
+        path = REPO_ROOT / f"{module}.py"
+        assert path.is_file(), f"{name}: {path} missing"
+        assert f"def {attribute}(" in path.read_text()
+
+
+def test_lambda_requirements_match_pyproject_and_exclude_scikit_learn():
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    requirements = [
+        line.strip()
+        for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(requirements) == sorted(pyproject["project"]["dependencies"])
+    assert not any(name.startswith(("scikit-learn", "scipy", "joblib")) for name in requirements)
+
+
+def test_everything_is_encrypted_with_the_customer_key():
+    for name, bucket in of_type("AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]
+        assert rule["SSEAlgorithm"] == "aws:kms", name
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", name
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+    for table in of_type("AWS::DynamoDB::Table").values():
+        sse = table["Properties"]["SSESpecification"]
+        assert (
+            sse["SSEEnabled"] is True
+            and sse["SSEType"] == "KMS"
+            and sse["KMSMasterKeyId"] == {"Ref": "DataKey"}
+        )
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    for name, queue in of_type("AWS::SQS::Queue").items():
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
+    assert RESOURCES["PredictionSigningSecret"]["Properties"]["KmsKeyId"] == {"Ref": "DataKey"}
+    assert RESOURCES["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    assert RESOURCES["DataKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_buckets_deny_plain_http():
+    policies = of_type("AWS::S3::BucketPolicy")
+    protected = {
+        policy["Properties"]["Bucket"]["Ref"]
+        for policy in policies.values()
+        if any(
+            statement["Effect"] == "Deny"
+            and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
+    assert protected == set(of_type("AWS::S3::Bucket"))
+
+
+def test_feedback_queue_redrives_to_the_dead_letter_queue():
+    props = RESOURCES["FeedbackQueue"]["Properties"]
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["FeedbackDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "FeedbackMaxReceiveCount"},
+    }
+    consumer = FUNCTIONS["FeedbackConsumerFunction"]["Properties"]
+    source = consumer["Events"]["FeedbackQueue"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    timeout = consumer.get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+    assert props["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_feedback_table_keys_and_day_index():
+    props = RESOURCES["FeedbackTable"]["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "prediction_id", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert props["GlobalSecondaryIndexes"][0]["IndexName"] == "by_day"
+    assert RESOURCES["ModelsTable"]["Properties"]["KeySchema"] == [
+        {"AttributeName": "version", "KeyType": "HASH"}
+    ]
+
+
+def test_routes_map_to_functions_and_admin_routes_need_iam():
+    routes = {}
+    for name, function in FUNCTIONS.items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                props = event["Properties"]
+                assert props["RestApiId"] == {"Ref": "Api"}
+                routes[props["Path"]] = (name, props.get("Auth", {}).get("Authorizer"))
+    assert set(routes) == ADMIN_ROUTES | PUBLIC_ROUTES
+    assert {path for path, (_, auth) in routes.items() if auth == "AWS_IAM"} == ADMIN_ROUTES
+    assert {routes[path][0] for path in ADMIN_ROUTES} == {"ModelAdminFunction"}
+    assert routes["/api/v1/predict"][0] == "PredictFunction"
+    assert routes["/api/v1/feedback"][0] == "FeedbackApiFunction"
+
+
+def test_api_is_throttled_traced_and_allows_the_correlation_header():
+    api = RESOURCES["Api"]["Properties"]
+    assert api["TracingEnabled"] is True
+    settings = api["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert "X-Correlation-ID" in api["Cors"]["AllowHeaders"] and "Content-Type" in api["Cors"]["AllowHeaders"]
+
+
+def test_tracing_everywhere_and_no_function_can_reach_scikit_learn():
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+    assert RESOURCES["RetrainingStateMachine"]["Properties"]["Tracing"] == {"Enabled": True}
+    for name, function in FUNCTIONS.items():
+        source = (REPO_ROOT / (function["Properties"]["Handler"].rpartition(".")[0] + ".py")).read_text()
+        assert "sklearn" not in source, name
+
+
+@pytest.mark.parametrize(
+    "alarm,namespace,metric",
+    [
+        ("Api5xxAlarm", "AWS/ApiGateway", "5XXError"),
+        ("ModelAccuracyAlarm", "MLNews", "ModelAccuracy"),
+        ("FeedbackDeadLetterAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ],
+)
+def test_alarms_watch_the_right_metrics(alarm, namespace, metric):
+    props = RESOURCES[alarm]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (namespace, metric)
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_state_machine_failure_alarm_and_schedule():
+    metrics = RESOURCES["RetrainingFailedAlarm"]["Properties"]["Metrics"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
+    schedule = FUNCTIONS["RetrainCheckFunction"]["Properties"]["Events"]["Schedule"]
+    assert schedule["Properties"]["Schedule"] == {"Ref": "RetrainSchedule"}
+    assert TEMPLATE["Parameters"]["RetrainSchedule"]["Default"] == "rate(1 day)"
+
+
+def test_state_machine_definition_shape():
+    definition = json.loads((REPO_ROOT / "statemachines" / "retraining.asl.json").read_text())
+    states = definition["States"]
+    train = states["Train"]
+    assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    params = train["Parameters"]
+    assert params["EnableManagedSpotTraining"] is True
+    assert set(params["StoppingCondition"]) == {"MaxRuntimeInSeconds.$", "MaxWaitTimeInSeconds.$"}
+    assert params["AlgorithmSpecification"]["TrainingImage"] == "${TrainingImage}"
+    assert "CheckpointConfig" in params and params["OutputDataConfig"]["KmsKeyId"] == "${DataKeyArn}"
+    assert states["PromotionGate"]["Choices"][0]["Variable"] == "$.evaluation.decision.promote"
+    for name, state in states.items():
+        if state["Type"] == "Task" and name != "RecordFailure":
+            assert (
+                state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+                and state["Catch"][0]["Next"] == "RecordFailure"
+            )
+            assert state["Retry"], name
+    assert (
+        states["RecordFailure"]["Next"] == "RetrainingFailed" and states["RetrainingFailed"]["Type"] == "Fail"
+    )
+    substitutions = RESOURCES["RetrainingStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    text = (REPO_ROOT / "statemachines" / "retraining.asl.json").read_text()
+    for name in substitutions:
+        assert "${" + name + "}" in text, f"unused substitution {name}"
+
+
+def test_training_role_is_only_assumable_by_sagemaker():
+    role = RESOURCES["TrainingRole"]["Properties"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    actions = {
+        action
+        for policy in role["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not any(action.endswith(":*") or action == "*" for action in actions)
