@@ -354,13 +354,13 @@ class ServingModel:
                     for token in tokens:
                         scores[token] = scores.get(token, 0.0) + share
         if self._embeddings is not None:
+            # token_vectors are the summands of the text vector; the block is weight * sum / |sum|,
+            # so each token's share of the logit is weight * (v_t . W[:, class]) / |sum|
             pairs = self._embeddings.token_vectors(text)
-            mean = np.asarray(self._embeddings.embed([text]), dtype=np.float64)[0]
-            norm = float(np.sqrt(mean @ mean))
-            if pairs and norm > 0:
-                # the block is weight * mean / |mean|: linear in each token's vector
-                scale = self._embedding_weight / (len(pairs) * norm)
-                w = self._w_emb[:, class_index].astype(np.float64) * scale
+            total = np.sum([np.asarray(v, dtype=np.float64) for _, v in pairs], axis=0) if pairs else None
+            norm = float(np.sqrt(total @ total)) if pairs else 0.0
+            if norm > 0:
+                w = self._w_emb[:, class_index].astype(np.float64) * (self._embedding_weight / norm)
                 for token, vector in pairs:
                     scores[token] = scores.get(token, 0.0) + float(np.asarray(vector, dtype=np.float64) @ w)
         ranked = sorted(((s, t) for t, s in scores.items() if s > 0 and math.isfinite(s)), reverse=True)

@@ -160,3 +160,22 @@ def test_empty_inputs(tiny_model_dir):
     proba = model.predict_proba([{"headline": "qqqq"}])
     assert proba.shape == (1, len(model.classes))
     assert proba.sum() == pytest.approx(1.0)
+
+
+def test_single_word_explanation_is_its_whole_logit(parity_case, fake_embeddings_cls):
+    """For a one-word input every feature (unigram, char n-grams, embedding token) belongs to that word."""
+    model_dir, _ = parity_case
+    pipeline = joblib.load(model_dir / "pipeline.joblib")
+    clf = pipeline.named_steps["clf"]
+    model = ServingModel.load(model_dir, embeddings_cls=fake_embeddings_cls)
+    checked = 0
+    for word in ("election", "trump", "food", "game", "film"):
+        prediction = model.predict([word])[0]
+        c = model.classes.index(prediction["category"])
+        share = float(clf.decision_function(pipeline[:-1].transform([word]))[0, c] - clf.intercept_[c])
+        if share > 0:
+            assert prediction["explanation"] == [{"term": word, "weight": round(share, 4)}]
+            checked += 1
+        else:
+            assert prediction["explanation"] == []
+    assert checked >= 1

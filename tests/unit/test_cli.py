@@ -1,0 +1,181 @@
+"""The mlnews console script and the SageMaker entry point: contract, exit codes, no tracebacks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import build_parser, main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAST_HP = '{"embeddings": "none", "word_min_df": 1, "char_min_df": 1}'
+
+
+@pytest.fixture(scope="module")
+def cli_model(tmp_path_factory, generated_rows):
+    work = tmp_path_factory.mktemp("cli")
+    data = work / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in generated_rows))
+    assert main(["train", "--data", str(data), "--out", str(work / "model"), "--hyperparameters", FAST_HP,
+                 "--text-fields", "headline,short_description,authors"]) == 0
+    return work / "model", data
+
+
+def test_train_writes_model_dir(cli_model, capsys):
+    model, _ = cli_model
+    assert (model / "manifest.json").is_file() and (model / "bundle" / "arrays.npz").is_file()
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["text_fields"] == ["headline", "short_description", "authors"]
+
+
+def test_evaluate_json_is_one_object(cli_model, capsys):
+    model, data = cli_model
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert 0.5 < report["accuracy"] <= 1.0
+    assert {"macro_f1", "top3_accuracy", "ece", "per_class", "n"} <= set(report)
+    assert report["n"] == 400
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert "macro-F1" in text and "SPORTS" in text and "calibration error" in text
+
+
+def test_predict_text_and_files(cli_model, tmp_path, capsys):
+    model, _ = cli_model
+    assert main(["predict", "--model", str(model), "--json", "coach says the team won the league match"]) == 0
+    prediction = json.loads(capsys.readouterr().out)
+    assert prediction["category"] == "SPORTS"
+    assert len(prediction["top_k"]) == 3 and prediction["explanation"]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"headline": "new pasta recipe from the chef", "id": 7}\n\n"senate passes the bill"\n')
+    target = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(model), "--input", str(source), "--output", str(target)]) == 0
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["category"] for r in rows] == ["FOOD & DRINK", "POLITICS"]
+    assert rows[0]["id"] == 7
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--data", "/no/such.jsonl", "--out", "{tmp}/m"], "no such file"),
+        (["train", "--data", "{data}", "--out", "{tmp}/m", "--text-fields", "headline,body"],
+         "unknown text field"),
+        (["train", "--data", "{data}", "--out", "{tmp}/m", "--hyperparameters", '{"C": 0}'], "C: "),
+        (["train", "--data", "{data}", "--out", "{tmp}/m", "--hyperparameters", "{oops"], "not valid JSON"),
+        (["train", "--data", "{bad}", "--out", "{tmp}/m"], "bad.jsonl:2"),
+        (["train", "--data", "{empty}", "--out", "{tmp}/m"], "no valid records"),
+        (["evaluate", "--model", "{tmp}/none", "--data", "{data}"], "no such directory"),
+        (["evaluate", "--model", "{tmp}", "--data", "{data}"], "no bundle.json"),
+        (["predict", "--model", "{model}"], "either headline text or --input"),
+        (["predict", "--model", "{model}", "--input", "{bad}"], "bad.jsonl:2"),
+    ],
+)
+def test_bad_input_gives_message_and_exit_2(argv, message, cli_model, tmp_path, capsys):
+    model, data = cli_model
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"headline": "a", "category": "X"}\n{"headline": 3\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    names = {"{tmp}": tmp_path, "{data}": data, "{bad}": bad, "{empty}": empty, "{model}": model}
+    for key, value in names.items():
+        argv = [a.replace(key, str(value)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlnews: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_skip_invalid_trains_on_the_rest(tmp_path, generated_rows, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in generated_rows[:100]) + "{broken\n")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--hyperparameters", FAST_HP,
+                 "--skip-invalid"]) == 0
+    assert "skipped 1 invalid line" in capsys.readouterr().err
+
+
+def test_data_inspect(tmp_path, generated_rows, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in generated_rows[:50]) + '{"headline": ""}\n')
+    assert main(["data", "inspect", str(data), "--json"]) == 1  # invalid line without --skip-invalid
+    report = json.loads(capsys.readouterr().out)
+    assert report["records"] == 50 and report["invalid_lines"] == 1
+    assert main(["data", "inspect", str(data), "--skip-invalid"]) == 0
+    assert "categories (5)" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--out", "x"])
+    assert exc.value.code == 2
+
+
+def test_parser_offers_the_contract_commands():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"data", "train", "evaluate", "predict"} <= set(commands)
+
+
+def test_predict_process_stays_light_and_clean(cli_model):
+    """A fresh `mlnews predict` imports no scikit-learn/scipy and prints no traceback on bad input."""
+    model, _ = cli_model
+    code = (
+        "import sys\nfrom cli.main import main\n"
+        f"rc = main(['predict', '--model', {str(model)!r}, 'senate vote'])\n"
+        "heavy = any(m.split('.')[0] in ('sklearn', 'scipy') for m in sys.modules)\n"
+        "print('HEAVY' if heavy else 'LIGHT', rc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("LIGHT 0")
+    argv = [sys.executable, "-m", "cli.main", "evaluate", "--model", "/nope", "--data", "/nope"]
+    bad = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "mlnews: error" in bad.stderr
+
+
+def test_sagemaker_entry_point_local_run(tmp_path, generated_rows, monkeypatch):
+    channel = tmp_path / "train"
+    channel.mkdir()
+    (channel / "part-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in generated_rows[:200]))
+    (channel / "part-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in generated_rows[200:]))
+    (channel / "README.txt").write_text("not data")
+    hps = {"embeddings": '"none"', "C": "2", "word_min_df": "1", "sagemaker_program": '"train.py"',
+           "text_fields": '"headline,short_description,authors"', "model_version": '"v0042"'}
+    monkeypatch.delenv("SM_OUTPUT_DIR", raising=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "training" / "train.py"), "--train", str(channel),
+         "--model-dir", str(tmp_path / "model"), "--output-data-dir", str(tmp_path / "out"),
+         "--hyperparameters", json.dumps(hps)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "validation:accuracy=" in result.stdout
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["data"]["n_records"] == 400
+    assert manifest["version"] == "v0042"
+    assert manifest["hyperparameters"]["C"] == 2.0
+    assert manifest["text_fields"] == ["headline", "short_description", "authors"]
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["accuracy"] > 0.4
+    bad = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "training" / "train.py"), "--train", str(channel),
+         "--model-dir", str(tmp_path / "m2"), "--output-data-dir", str(tmp_path / "o2"),
+         "--hyperparameters", '{"learning_rate": "0.1"}'],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert bad.returncode == 2 and "unknown hyperparameter 'learning_rate'" in bad.stderr
+
+
+def test_sagemaker_hyperparameter_decoding():
+    sys.path.insert(0, str(REPO_ROOT))
+    from training.train import decode_hyperparameters
+
+    decoded = decode_hyperparameters({"C": "4.5", "embeddings": "none", "flag": "true", "name": '"x"',
+                                      "sagemaker_region": '"eu-west-1"'})
+    assert decoded == {"C": 4.5, "embeddings": "none", "flag": True, "name": "x"}

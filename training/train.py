@@ -1,0 +1,133 @@
+"""SageMaker script-mode entry point (also runs locally with plain paths).
+
+Reads every *.jsonl/*.json/*.csv file in the train channel, trains with core.training and writes the model
+directory (manifest.json, pipeline.joblib, bundle/, metrics.json) to SM_MODEL_DIR, metrics.json to
+SM_OUTPUT_DATA_DIR, and prints `validation:<metric>=<value>` lines for SageMaker metric definitions.
+
+    python training/train.py --train DIR --model-dir DIR --output-data-dir DIR --hyperparameters '{"C": 4}'
+
+Needs only core/ and training/ on the path (the SageMaker source dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # run as a script from the source dir: make `core` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.dataset import DatasetError, load_records  # noqa: E402
+from core.training import Hyperparameters, TrainingError, train_to_dir  # noqa: E402
+
+HYPERPARAMETERS_PATH = Path("/opt/ml/input/config/hyperparameters.json")
+# Entry-point options that travel with the hyperparameters: text_fields ("headline,short_description"),
+# skip_invalid (bool), model_version (label written into bundle.json). Everything else goes to core.training.
+METRIC_KEYS = ("accuracy", "macro_f1", "top3_accuracy", "ece", "headline_only_accuracy", "training_seconds")
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
+
+log = logging.getLogger("training.train")
+
+
+def decode_hyperparameters(raw: dict) -> dict:
+    """SageMaker passes every value as a (often JSON-encoded) string; skip its own `sagemaker_*` keys."""
+    out = {}
+    for key, value in raw.items():
+        if key.startswith("sagemaker_"):
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass  # a bare string such as none or default
+        out[key] = value
+    return out
+
+
+def data_files(channel: Path) -> list[Path]:
+    if channel.is_file():
+        return [channel]
+    if not channel.is_dir():
+        raise DatasetError(f"{channel}: training channel does not exist")
+    files = sorted(p for p in channel.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+    if not files:
+        raise DatasetError(f"{channel}: no .jsonl, .json or .csv files in the training channel")
+    return files
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument("--model-dir", default=env.get("SM_MODEL_DIR", "/opt/ml/model"))
+    parser.add_argument("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    parser.add_argument("--hyperparameters", default=None,
+                        help=f"JSON object; default: {HYPERPARAMETERS_PATH} when present")
+    # SageMaker also passes hyperparameters as --key value arguments: accept and ignore those here
+    args, _unknown = parser.parse_known_args(argv)
+    return args
+
+
+def load_hyperparameters(text: str | None) -> dict:
+    if text is not None:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TrainingError(f"--hyperparameters is not valid JSON ({exc.msg})") from None
+    elif HYPERPARAMETERS_PATH.is_file():
+        raw = json.loads(HYPERPARAMETERS_PATH.read_text())
+    else:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise TrainingError("hyperparameters must be a JSON object")
+    return decode_hyperparameters(raw)
+
+
+def run(args: argparse.Namespace) -> dict:
+    hyperparameters = load_hyperparameters(args.hyperparameters)
+    text_fields = hyperparameters.pop("text_fields", "headline,short_description")
+    if isinstance(text_fields, str):
+        text_fields = [f.strip() for f in text_fields.split(",") if f.strip()]
+    skip_invalid = bool(hyperparameters.pop("skip_invalid", False))
+    version = hyperparameters.pop("model_version", None)
+    hp = Hyperparameters.parse(hyperparameters)  # fail before reading the data
+    stats: dict = {}
+    records = load_records(data_files(Path(args.train)), skip_invalid=skip_invalid, stats=stats)
+    log.info("loaded %d records (%d invalid lines skipped)", len(records), stats.get("invalid", 0))
+    manifest = train_to_dir(records, args.model_dir, hyperparameters=hp, text_fields=text_fields,
+                            version=None if version is None else str(version))
+    metrics = manifest["metrics"]
+    out = Path(args.output_data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    for key in METRIC_KEYS:
+        if key in metrics:
+            print(f"validation:{key}={metrics[key]:.6f}", flush=True)
+    print(f"model:version={manifest['version']}", flush=True)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(parse_args(argv))
+    except (DatasetError, TrainingError) as exc:
+        print(f"training failed: {exc}", file=sys.stderr)
+        output_dir = os.environ.get("SM_OUTPUT_DIR")
+        if output_dir:
+            try:
+                # SageMaker shows this file as the job's FailureReason
+                (Path(output_dir) / "failure").write_text(str(exc))
+            except OSError:
+                pass
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
