@@ -166,6 +166,7 @@ def bootstrap(
     )
     result["training"] = status
     if status["status"] != "SUCCEEDED":
-        raise RuntimeError(f"bootstrap training {status['status']}: {json.dumps(status.get('error'))[:800]}")
+        detail = status.get("outcome") or status.get("error")
+        raise RuntimeError(f"bootstrap training {status['status']}: {json.dumps(detail)[:1200]}")
     say(f"first model: {json.dumps(status.get('outcome'))[:300]}")
     return result

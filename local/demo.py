@@ -115,7 +115,7 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
             )
 
     with story.step("Initial training through the state machine"):
-        first = _train(api, {"include_feedback": False}, out)
+        first = _train(api, {"include_feedback": False}, out, session)
         if (first.get("outcome") or {}).get("status") != "deployed":
             raise DemoFailure(f"the first model was not promoted: {json.dumps(first.get('outcome'))}")
         v1 = first["outcome"]["version"]
@@ -165,15 +165,14 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
     with story.step("Retrain check"):
         check = api.call("POST", "/api/v1/model/retrain-check", {}).body
         out(f"         retrain={check['retrain']}: {'; '.join(check['reasons'])[:300]}")
-        if not check["retrain"]:
-            out("         (not due yet on this little feedback: forcing a retraining, as an operator would)")
-            check = api.call("POST", "/api/v1/model/retrain-check", {"force": True}).body
-        if not check.get("execution"):
-            raise DemoFailure(f"the retrain check started no retraining: {json.dumps(check)[:300]}")
+        job_id = (check.get("execution") or {}).get("job_id")
+        if not job_id:  # not due on this little feedback: the operator retrains explicitly
+            out("         not due yet: the operator starts one (POST /api/v1/model/train, with feedback)")
+            job_id = api.call("POST", "/api/v1/model/train", {"include_feedback": True}).body["job_id"]
+        out(f"         retraining job {job_id}")
 
     with story.step("Second training (base data + verified feedback), evaluation, promotion gate"):
-        job_id = check["execution"].get("job_id") or check["execution"].get("execution_name")
-        second = _wait(api, job_id, out)
+        second = _wait(api, job_id, out, session)
         outcome = second.get("outcome") or {}
         decision = outcome.get("status")
         if decision not in ("deployed", "rejected"):
@@ -226,19 +225,38 @@ def _item(record: dict) -> dict:
     return {k: record[k] for k in ("headline", "short_description", "authors") if record.get(k)}
 
 
-def _train(api: ApiClient, body: dict, out) -> dict:
+def _train(api: ApiClient, body: dict, out, session: LocalSession) -> dict:
     job = api.call("POST", "/api/v1/model/train", body).body
     out(f"         retraining job {job['job_id']}")
-    return _wait(api, job["job_id"], out)
+    return _wait(api, job["job_id"], out, session)
 
 
-def _wait(api: ApiClient, job_id: str, out) -> dict:
+def _wait(api: ApiClient, job_id: str, out, session: LocalSession | None = None) -> dict:
     status = api.wait_training(
         job_id, timeout=600, on_step=lambda step, _: step and out(f"         - {step}")
     )
     if status["status"] != "SUCCEEDED":
-        raise DemoFailure(f"retraining {job_id} {status['status']}: {json.dumps(status.get('error'))[:800]}")
+        detail = (
+            status.get("outcome") or (session and recorded_failure(session, job_id)) or status.get("error")
+        )
+        raise DemoFailure(f"retraining {job_id} {status['status']}: {json.dumps(detail)[:1500]}")
     return status
+
+
+def recorded_failure(session: LocalSession, job_id: str) -> dict | None:
+    """The failure the state machine recorded (RecordFailure's output), from the execution history."""
+    sfn = session.emulator.client("stepfunctions")
+    for arn in session.deployment.state_machines.values():
+        execution = arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        try:
+            events = sfn.get_execution_history(executionArn=execution, reverseOrder=True)["events"]
+        except Exception:  # not this state machine's execution
+            continue
+        for event in events:
+            output = (event.get("lambdaFunctionSucceededEventDetails") or {}).get("output")
+            if output and '"failed"' in output:
+                return json.loads(output)
+    return None
 
 
 def _wait_stats(api: ApiClient, expected: int, timeout: float = 60) -> dict:
