@@ -1,0 +1,202 @@
+"""The retraining state machine (statemachines/retraining.asl.json) executed by moto's ASL interpreter."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import boto3
+import pytest
+
+from core.registry import ModelRegistry
+from core.retraining import execution_status
+from tests.lambda_in_process import call_handler
+from tests.unit.conftest import make_records, train_model
+
+
+def upload_base_dataset(pipeline, records: list[dict]) -> None:
+    body = "".join(json.dumps(record) + "\n" for record in records).encode()
+    boto3.client("s3").put_object(Bucket=pipeline.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
+
+
+@pytest.fixture
+def base_dataset(pipeline):
+    upload_base_dataset(pipeline, make_records(50, seed=3))
+
+
+@pytest.fixture(scope="module")
+def weak_model(tmp_path_factory):
+    return train_model(make_records(40, seed=2, label_noise=0.9), tmp_path_factory.mktemp("weak"))
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory):
+    return train_model(make_records(40, seed=1), tmp_path_factory.mktemp("good"))
+
+
+def deploy(model_dir) -> str:
+    registry = ModelRegistry()
+    version = registry.register_model_dir(model_dir)["version"]
+    registry.activate(version, reason="test setup")
+    return version
+
+
+def entered_states(pipeline, arn: str) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in pipeline.history(arn)
+        if event["type"].endswith("StateEntered")
+    ]
+
+
+def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_dataset, weak_model):
+    active = deploy(weak_model)
+    arn = pipeline.start("retrain-promote", hyperparameters={"C": 5.0})
+    result = pipeline.wait(arn)
+    assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
+    output = json.loads(result["output"])
+    assert entered_states(pipeline, arn) == ["PrepareData", "Train", "Evaluate", "PromotionGate", "Deploy"]
+    evaluation = output["evaluation"]
+    assert (evaluation["active_version"], evaluation["candidate_version"]) == (active, "v0002")
+    assert evaluation["decision"]["promote"] is True
+    assert evaluation["golden"]["candidate"]["accuracy"] > evaluation["golden"]["active"]["accuracy"]
+    assert evaluation["decision"]["checks"]["mcnemar_p_value"] < 0.05
+    assert output["outcome"] == {
+        "status": "deployed",
+        "version": "v0002",
+        "previous_version": active,
+        "revision": 2,
+        "reasons": evaluation["decision"]["reasons"],
+    }
+
+    registry = ModelRegistry()
+    assert registry.active_pointer()["active_version"] == "v0002"
+    assert registry.require(active)["status"] == "retired"
+    candidate = registry.require("v0002")
+    assert (
+        candidate["training_job"] == output["prepared"]["training_job_name"] == "mlnews-dev-retrain-promote"
+    )
+    assert candidate["data_summary"]["n_golden"] == output["prepared"]["data_summary"]["n_golden"] > 0
+
+    # What training received: the channel without any golden record, the user's hyperparameters and code.
+    create = next(
+        e
+        for e in pipeline.history(arn)
+        if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "sagemaker"
+    )
+    request = json.loads(create["taskScheduledEventDetails"]["parameters"])
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert request["HyperParameters"]["C"] == "5.0"
+    assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
+    assert request["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/mlnews-dev-retrain-promote/")
+    s3 = boto3.client("s3")
+    bucket = pipeline.name("DataBucket")
+    train_lines = s3.get_object(Bucket=bucket, Key="runs/retrain-promote/train/train.jsonl")["Body"].read()
+    golden_lines = s3.get_object(Bucket=bucket, Key="runs/retrain-promote/golden/golden.jsonl")["Body"].read()
+    train_headlines = {json.loads(line)["headline"] for line in train_lines.splitlines()}
+    golden_headlines = {json.loads(line)["headline"] for line in golden_lines.splitlines()}
+    assert golden_headlines and not train_headlines & golden_headlines
+
+    code_key = json.loads(request["HyperParameters"]["sagemaker_submit_directory"])[len(f"s3://{bucket}/") :]
+    with tarfile.open(fileobj=s3.get_object(Bucket=bucket, Key=code_key)["Body"], mode="r|gz") as tar:
+        names = tar.getnames()
+    assert {"train.py", "core/training.py", "core/bundle.py", "training/train.py"} <= set(names)
+
+    published = pipeline.published_events()
+    assert [event["detail-type"] for event in published] == ["ModelPromoted"]
+    assert published[0]["detail"]["correlation_id"] == "corr-retrain-promote"
+
+    status = execution_status("retrain-promote")
+    assert (status["status"], status["current_step"]) == ("SUCCEEDED", "Deploy")
+    assert status["outcome"]["version"] == "v0002" and status["training_job"]["status"] == "Completed"
+
+
+def test_first_model_is_promoted_when_above_the_floor(pipeline, base_dataset):
+    result = pipeline.wait(pipeline.start("retrain-first"))
+    assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
+    output = json.loads(result["output"])
+    assert output["evaluation"]["active_version"] is None
+    assert (
+        output["evaluation"]["decision"]["reasons"][-1]
+        == "no active model: candidate is above the accuracy floor"
+    )
+    assert ModelRegistry().active_pointer()["active_version"] == "v0001"
+
+
+def test_candidate_that_is_not_better_is_rejected(pipeline, base_dataset, good_model):
+    active = deploy(good_model)
+    arn = pipeline.start("retrain-reject")
+    result = pipeline.wait(arn)
+    assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
+    output = json.loads(result["output"])
+    assert entered_states(pipeline, arn)[-2:] == ["PromotionGate", "Reject"]
+    assert output["outcome"]["status"] == "rejected" and output["outcome"]["version"] == "v0002"
+    registry = ModelRegistry()
+    assert registry.active_pointer()["active_version"] == active
+    assert registry.require("v0002")["status"] == "rejected"
+    assert registry.require("v0002")["reasons"] == output["evaluation"]["decision"]["reasons"]
+    assert [event["detail-type"] for event in pipeline.published_events()] == ["ModelRejected"]
+
+
+def test_failed_training_is_recorded_then_the_execution_fails(pipeline, base_dataset, good_model):
+    active = deploy(good_model)
+    pipeline.training.fail_jobs = True
+    arn = pipeline.start("retrain-fail")
+    result = pipeline.wait(arn)
+    assert result["status"] == "FAILED" and result["error"] == "RetrainingFailed"
+    assert entered_states(pipeline, arn) == ["PrepareData", "Train", "RecordFailure", "RetrainingFailed"]
+    events = pipeline.published_events()
+    assert [event["detail-type"] for event in events] == ["RetrainingFailed"]
+    assert events[0]["detail"]["error"] == "States.TaskFailed" and "Failed" in events[0]["detail"]["cause"]
+    registry = ModelRegistry()
+    assert [item["version"] for item in registry.list_versions()] == [active]
+    assert registry.active_pointer()["active_version"] == active
+    status = execution_status("retrain-fail")
+    assert status["status"] == "FAILED" and status["error"]["error"] == "RetrainingFailed"
+
+
+def test_missing_base_dataset_fails_in_prepare_data(pipeline):
+    arn = pipeline.start("retrain-nodata")
+    result = pipeline.wait(arn)
+    assert result["status"] == "FAILED"
+    assert entered_states(pipeline, arn) == ["PrepareData", "RecordFailure", "RetrainingFailed"]
+    detail = pipeline.published_events()[0]["detail"]
+    assert detail["error"] == "NotFound" and "base dataset" in detail["cause"]
+    assert pipeline.training.created == []
+
+
+def test_throttled_training_request_is_retried(pipeline, base_dataset):
+    pipeline.training.throttle_next_creates = 1
+    arn = pipeline.start("retrain-retry")
+    result = pipeline.wait(arn)
+    assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
+    failures = [
+        event["taskFailedEventDetails"]["error"]
+        for event in pipeline.history(arn)
+        if event["type"] == "TaskFailed"
+    ]
+    assert failures == ["SageMaker.ThrottlingException"]
+    assert pipeline.training.created == ["mlnews-dev-retrain-retry"]
+    assert json.loads(result["output"])["outcome"]["status"] == "deployed"
+
+
+def test_scheduled_retrain_check_starts_one_execution(pipeline, base_dataset, load_schedule_event):
+    environment = pipeline.stack.function_environment("RetrainCheckFunction")
+    environment["STATE_MACHINE_ARN"] = pipeline.state_machine_arn
+    first = call_handler("handlers/retrain_check.lambda_handler", load_schedule_event, environment)
+    assert first["retrain"] is True and first["execution"]["job_id"].startswith("retrain-")
+    second = call_handler("handlers/retrain_check.lambda_handler", load_schedule_event, environment)
+    assert second["retrain"] is False and second["execution"] is None  # running or cooling down
+    execution = boto3.client("stepfunctions").describe_execution(
+        executionArn=first["execution"]["execution_arn"]
+    )
+    assert json.loads(execution["input"])["trigger"] == "schedule"
+    assert pipeline.wait(first["execution"]["execution_arn"])["status"] == "SUCCEEDED"
+
+
+@pytest.fixture
+def load_schedule_event():
+    from tests.template_resources import REPO_ROOT
+
+    return json.loads((REPO_ROOT / "events" / "schedule_retrain_check.json").read_text())
