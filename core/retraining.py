@@ -340,7 +340,10 @@ def prepare_data(event: dict, settings: Settings | None = None) -> dict:
     s3.put_object(Bucket=settings.data_bucket, Key=settings.golden_key, Body=golden_body)
     sourcedir, digest = build_sourcedir()
     code_key = f"code/sourcedir-{digest[:16]}.tar.gz"
-    s3.put_object(Bucket=settings.data_bucket, Key=code_key, Body=sourcedir)
+    try:  # content-addressed: the same deployed code is uploaded once
+        s3.head_object(Bucket=settings.data_bucket, Key=code_key)
+    except ClientError:
+        s3.put_object(Bucket=settings.data_bucket, Key=code_key, Body=sourcedir)
     job_name = f"{settings.training_job_prefix}-{execution_name}"[:63].rstrip("-")
     user_hps = event.get("hyperparameters") or {}
     hyperparameters = {key: json.dumps(value) for key, value in user_hps.items()}

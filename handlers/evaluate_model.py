@@ -20,7 +20,7 @@ def lambda_handler(event, context):
     if action == "evaluate_candidate":
         result = retraining.evaluate_candidate(event)
         metrics.add_metric(
-            name="CandidateAccuracy", unit=MetricUnit.Count, value=result["golden"]["candidate"]["accuracy"]
+            name="CandidateAccuracy", unit=MetricUnit.NoUnit, value=result["golden"]["candidate"]["accuracy"]
         )
         logger.info("candidate evaluated", extra={"decision": result["decision"]})
         return result

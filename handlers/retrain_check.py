@@ -22,9 +22,9 @@ def lambda_handler(event, context):
     )
     signals = result["signals"]
     if signals.get("live_accuracy") is not None:
-        metrics.add_metric(name="ModelAccuracy", unit=MetricUnit.Count, value=signals["live_accuracy"])
+        metrics.add_metric(name="ModelAccuracy", unit=MetricUnit.NoUnit, value=signals["live_accuracy"])
     if signals.get("drift_tvd") is not None:
-        metrics.add_metric(name="PredictionDrift", unit=MetricUnit.Count, value=signals["drift_tvd"])
+        metrics.add_metric(name="PredictionDrift", unit=MetricUnit.NoUnit, value=signals["drift_tvd"])
     metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1 if result["execution"] else 0)
     logger.info("retrain check", extra={"retrain": result["retrain"], "reasons": result["reasons"]})
     return result

@@ -224,3 +224,27 @@ def test_training_role_is_only_assumable_by_sagemaker():
         for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert not any(action.endswith(":*") or action == "*" for action in actions)
+
+
+def test_every_environment_variable_is_a_setting():
+    from core.settings import Settings
+
+    known = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+    powertools = {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    names = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    for function in FUNCTIONS.values():
+        names |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
+    assert names - powertools <= known, sorted(names - powertools - known)
+
+
+def test_settings_parse_the_template_defaults_and_reject_bad_values():
+    from core.settings import SettingsError, load_settings
+
+    settings = load_settings({"RETRAIN_COOLDOWN_HOURS": "6", "RECORD_PREDICTION_COUNTS": "false"})
+    assert settings.retrain_cooldown_hours == 6.0 and settings.record_prediction_counts is False
+    with pytest.raises(SettingsError, match="PROMOTION_ALPHA"):
+        load_settings({"PROMOTION_ALPHA": "lots"})
+    with pytest.raises(SettingsError, match="TRAINING_MAX_WAIT_SECONDS"):
+        load_settings({"TRAINING_MAX_RUNTIME_SECONDS": "7200", "TRAINING_MAX_WAIT_SECONDS": "3600"})
+    with pytest.raises(SettingsError, match="STATE_MACHINE_ARN"):
+        load_settings({}).require("state_machine_arn")
