@@ -12,6 +12,8 @@ import os
 import threading
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 _CONFIG = Config(
@@ -28,8 +30,16 @@ def region() -> str:
 
 
 @functools.cache
+def _loader() -> botocore.loaders.Loader:
+    """Service models parsed once per process, even when sessions are recreated."""
+    return botocore.loaders.create_loader()
+
+
+@functools.cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=region())
+    core_session = botocore.session.get_session()
+    core_session.register_component("data_loader", _loader())
+    return boto3.session.Session(region_name=region(), botocore_session=core_session)
 
 
 @functools.cache

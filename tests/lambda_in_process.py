@@ -18,9 +18,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 
-import boto3
-
-from tests.template_resources import REGION, Stack
+from tests.template_resources import REGION, Stack, shared_session
 
 _LOCK = threading.RLock()
 PATCHED_NAME = "_invoke_lambda"
@@ -104,7 +102,7 @@ def create_functions(
     stack: Stack, logical_ids: list[str] | None = None, overrides: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Create the template's functions in moto (environment from the template); returns logical id -> ARN."""
-    session = boto3.session.Session(region_name=REGION)
+    session = shared_session()
     iam, lambda_client = session.client("iam"), session.client("lambda")
     role = iam.create_role(
         RoleName=f"fn-role-{uuid.uuid4().hex[:8]}",
@@ -144,7 +142,7 @@ def create_functions(
 
 def refresh_environments(stack: Stack, overrides: dict[str, str] | None = None) -> None:
     """Re-resolve every created function's environment (after resources they reference exist)."""
-    lambda_client = boto3.session.Session(region_name=REGION).client("lambda")
+    lambda_client = shared_session().client("lambda")
     for logical in stack.logical_ids("AWS::Serverless::Function"):
         if logical not in stack.attributes:
             continue

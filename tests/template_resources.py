@@ -160,6 +160,12 @@ class Stack:
         return resolved
 
 
+@functools.cache
+def shared_session() -> boto3.session.Session:
+    """One session for test setup: parsing botocore's service models once saves ~0.1 s per client."""
+    return boto3.session.Session(region_name=REGION)
+
+
 def _physical_name(logical_id: str) -> str:
     return f"mlnews-test-{logical_id}-{secrets.token_hex(3)}".lower()
 
@@ -170,7 +176,7 @@ def create_stack(parameters: dict | None = None, session: boto3.session.Session 
     params = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
     params.update(parameters or {})
     stack = Stack(template=template, parameters=params)
-    session = session or boto3.session.Session(region_name=REGION)
+    session = session or shared_session()
 
     kms = session.client("kms")
     for logical in stack.logical_ids("AWS::KMS::Key"):
