@@ -1,0 +1,95 @@
+"""The state machine's Lambda steps and the schedule target, driven by the sample events in events/."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import boto3
+import pytest
+
+from tests.lambda_in_process import LambdaContext
+from tests.unit.conftest import make_records
+
+
+@pytest.fixture
+def base_dataset(aws):
+    body = "".join(json.dumps(record) + "\n" for record in make_records(30, seed=5)).encode()
+    boto3.client("s3").put_object(Bucket=aws.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
+
+
+def test_prepare_data_sample_event(aws, base_dataset, load_event, registry, good_model_dir):
+    import handlers.prepare_data as module
+
+    aws.use_function_env("PrepareDataFunction")
+    prepared = module.lambda_handler(load_event("sfn_prepare_data.json"), LambdaContext())
+    bucket = aws.name("DataBucket")
+    assert prepared["training_job_name"] == "mlnews-dev-retrain-2026010112"
+    assert prepared["train_uri"] == f"s3://{bucket}/runs/retrain-2026010112/train/"
+    assert (prepared["max_runtime_seconds"], prepared["max_wait_seconds"]) == (3600, 7200)
+    summary = prepared["data_summary"]
+    assert summary["n_train"] + summary["n_golden"] == 120 and summary["n_golden"] > 0
+    assert sum(summary["categories"].values()) == summary["n_train"]
+    assert json.loads(prepared["hyperparameters"]["sagemaker_program"]) == "train.py"
+    s3 = boto3.client("s3")
+    golden = s3.get_object(Bucket=bucket, Key="golden/golden.jsonl")["Body"].read().decode().splitlines()
+    assert len(golden) == summary["n_golden"]
+    code_key = prepared["sourcedir_uri"].split(f"{bucket}/", 1)[1]
+    with tarfile.open(fileobj=s3.get_object(Bucket=bucket, Key=code_key)["Body"], mode="r|gz") as tar:
+        assert "train.py" in tar.getnames()
+    again = module.lambda_handler(load_event("sfn_prepare_data.json"), LambdaContext())
+    assert again["sourcedir_uri"] == prepared["sourcedir_uri"]  # same code, same object
+
+
+def test_prepare_data_without_a_base_dataset_names_the_missing_key(aws, load_event):
+    import handlers.prepare_data as module
+
+    aws.use_function_env("PrepareDataFunction")
+    with pytest.raises(Exception, match="datasets/base.jsonl is missing"):
+        module.lambda_handler(load_event("sfn_prepare_data.json"), LambdaContext())
+
+
+def test_record_outcome_sample_events(aws, load_event, registry, good_model_dir, weak_model_dir):
+    import handlers.record_outcome as module
+
+    aws.use_function_env("RecordOutcomeFunction")
+    active = registry.register_model_dir(good_model_dir)["version"]
+    registry.activate(active)
+    candidate = registry.register_model_dir(weak_model_dir)["version"]
+    assert (active, candidate) == ("v0001", "v0002")  # what the sample events refer to
+    rejected = module.lambda_handler(load_event("sfn_record_outcome_reject.json"), LambdaContext())
+    assert rejected["status"] == "rejected" and registry.require(candidate)["status"] == "rejected"
+
+    failure = module.lambda_handler(load_event("sfn_record_outcome_failure.json"), LambdaContext())
+    assert failure["status"] == "failed" and failure["error"] == "States.TaskFailed"
+
+    retry = registry.register_model_dir(weak_model_dir)["version"]
+    event = load_event("sfn_record_outcome_deploy.json")
+    event["evaluation"]["candidate_version"] = retry
+    deployed = module.lambda_handler(event, LambdaContext())
+    assert deployed["status"] == "deployed" and deployed["previous_version"] == active
+    with pytest.raises(Exception, match="active model changed"):  # revision moved on since the evaluation
+        module.lambda_handler(event, LambdaContext())
+    with pytest.raises(Exception, match="unknown outcome action"):
+        module.lambda_handler({"action": "celebrate"}, LambdaContext())
+
+
+def test_evaluate_version_sample_event_records_failure_for_unknown_version(aws, load_event):
+    import handlers.evaluate_model as module
+    from core.retraining import get_evaluation
+
+    aws.use_function_env("EvaluateModelFunction")
+    event = load_event("evaluate_version.json")
+    result = module.lambda_handler(event, LambdaContext())
+    assert result["status"] == "failed" and "v0001" in result["error"]
+    assert get_evaluation(event["evaluation_id"])["status"] == "failed"
+    with pytest.raises(ValueError, match="unknown action"):
+        module.lambda_handler({"action": "guess"}, LambdaContext())
+
+
+def test_retrain_check_needs_its_state_machine(aws, load_event):
+    import handlers.retrain_check as module
+
+    aws.use_function_env("RetrainCheckFunction")
+    with pytest.raises(Exception, match="STATE_MACHINE_ARN"):
+        module.lambda_handler(load_event("schedule_retrain_check.json"), LambdaContext())
