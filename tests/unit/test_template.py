@@ -248,3 +248,23 @@ def test_settings_parse_the_template_defaults_and_reject_bad_values():
         load_settings({"TRAINING_MAX_RUNTIME_SECONDS": "7200", "TRAINING_MAX_WAIT_SECONDS": "3600"})
     with pytest.raises(SettingsError, match="STATE_MACHINE_ARN"):
         load_settings({}).require("state_machine_arn")
+
+
+def test_lambda_code_paths_import_without_scikit_learn():
+    """Every handler and the core modules the steps use load with scikit-learn, scipy and joblib absent."""
+    script = (
+        "import sys\n"
+        "for name in ('sklearn', 'scipy', 'joblib'):\n"
+        "    sys.modules[name] = None\n"
+        "import importlib\n"
+        "for module in ('handlers.api_predict', 'handlers.api_feedback', 'handlers.api_model_admin',\n"
+        "               'handlers.feedback_consumer', 'handlers.retrain_check', 'handlers.prepare_data',\n"
+        "               'handlers.evaluate_model', 'handlers.record_outcome', 'core.bundle',\n"
+        "               'core.evaluation', 'core.dataset', 'core.splits'):\n"
+        "    importlib.import_module(module)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
