@@ -14,6 +14,7 @@ import math
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,9 @@ BUNDLE_JSON = "bundle.json"
 ARRAYS_NPZ = "arrays.npz"
 EMB_PREFIX = "emb_"
 EXPLAIN_TERMS = 5
-_CHUNK_ENTRIES = 60_000  # feature entries per vectorised chunk (bounds temporary memory)
+_CHUNK_DOCS = 64  # documents per vectorised chunk: temporaries stay in the CPU cache
 _WORD_CACHE_LIMIT = 200_000
+_WORD_ROWS = 32_768  # words whose char-block partial sums are cached (x n_classes float64)
 
 
 class BundleError(Exception):
@@ -197,6 +199,17 @@ class ServingModel:
             if int(self._embeddings.dim) != emb_dim:
                 raise BundleError("embedding dimension does not match the weight rows")
         self._char_cache: dict[str, list[int]] = {}
+        # Per-word partial sums of the char block (see _char_logits): row of each cached word
+        self._row_of: dict[str, int] = {}
+        self._pending: list[int] = []  # rows whose sums are not computed yet
+        self._row_ids: list[list[int]] = []
+        # the rows' char ids back to back (pool) with each row's offset and length, for vectorised gathers
+        self._pool = np.zeros(1 << 16, dtype=np.int32)
+        self._pool_used = 0
+        self._row_start = np.zeros(_WORD_ROWS, dtype=np.int64)
+        self._row_len = np.zeros(_WORD_ROWS, dtype=np.int64)
+        self._row_num = np.zeros((_WORD_ROWS, k), dtype=np.float64)
+        self._row_sq = np.zeros(_WORD_ROWS, dtype=np.float64)
 
     @classmethod
     def load(cls, path: str | os.PathLike, expected_sha256: str | None = None, version: str | None = None,
@@ -237,8 +250,8 @@ class ServingModel:
     def _char_ids(self, word: str) -> list[int]:
         ids = self._char_cache.get(word)
         if ids is None:
-            vocab = self._char_vocab
-            ids = [vocab[g] for g in self._char_analyzer.word_ngrams(word) if g in vocab]
+            grams = self._char_analyzer.word_ngrams(word)
+            ids = [j for j in map(self._char_vocab.get, grams) if j is not None]
             if len(self._char_cache) >= _WORD_CACHE_LIMIT:
                 self._char_cache.clear()
             self._char_cache[word] = ids
@@ -255,42 +268,160 @@ class ServingModel:
 
     def _sparse(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(doc, feature, value) of the L2-normalised sublinear TF-IDF blocks, sorted by doc then feature."""
-        flat: list[int] = []
-        lengths = []
-        for text in texts:
-            ids = self._feature_ids(text)
-            flat.extend(ids)
-            lengths.append(len(ids))
+        ids = [self._feature_ids(text) for text in texts]
+        return self._values(list(chain.from_iterable(ids)), [len(x) for x in ids])
+
+    def _values(self, flat: list[int], lengths: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not flat:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
         n_feat = self._n_tfidf
-        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        keys, counts = np.unique(doc * n_feat + np.array(flat, dtype=np.int64), return_counts=True)
-        doc, feat = np.divmod(keys, n_feat)
+        keys = np.repeat(np.arange(len(lengths), dtype=np.int64) * n_feat, lengths)
+        keys += np.array(flat, dtype=np.int64)
+        keys.sort()
+        # unique keys and their counts (the term frequencies), as np.unique would give
+        first = np.empty(len(keys), dtype=bool)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(keys)))
+        doc, feat = np.divmod(keys[starts], n_feat)
         values = (np.log(counts) + 1.0) * self._idf[feat]
         group = doc * 2 + (feat >= self._n_word)
-        norms = np.sqrt(np.bincount(group, weights=values * values, minlength=2 * len(texts)))
+        norms = np.sqrt(np.bincount(group, weights=values * values, minlength=2 * len(lengths)))
         values /= norms[group]
         return doc, feat, values
+
+    def _word_row(self, word: str) -> int:
+        """Cached row of a word: its char feature ids, sum of idf_j * W[j] and sum of idf_j**2."""
+        row = self._row_of.get(word)
+        if row is None:
+            row = len(self._row_ids)
+            ids = self._char_ids(word)
+            self._row_ids.append(ids)
+            self._row_of[word] = row
+            used = self._pool_used
+            if used + len(ids) > len(self._pool):
+                self._pool = np.concatenate([self._pool, np.zeros(max(len(self._pool), len(ids)), np.int32)])
+            self._pool[used : used + len(ids)] = ids
+            self._row_start[row] = used
+            self._row_len[row] = len(ids)
+            self._pool_used = used + len(ids)
+            self._pending.append(row)
+        return row
+
+    def _fill_pending_rows(self) -> None:
+        """Sums of idf_j * W[j] and idf_j**2 for the rows registered since the last call, vectorised."""
+        pending = np.array(self._pending, dtype=np.int64)
+        self._pending.clear()
+        lengths = self._row_len[pending]
+        self._row_num[pending] = 0.0
+        self._row_sq[pending] = 0.0
+        keep = lengths > 0
+        pending, lengths = pending[keep], lengths[keep]
+        if not len(pending):
+            return
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        gather = np.arange(int(ends[-1]), dtype=np.int64)
+        gather += np.repeat(self._row_start[pending] - starts, lengths)
+        ids = self._pool[gather]
+        idf = self._idf[ids]
+        self._row_num[pending] = np.add.reduceat(self._w_tfidf[ids] * idf[:, None], starts, axis=0)
+        self._row_sq[pending] = np.add.reduceat(idf * idf, starts)
+
+    def _reserve_rows(self, needed: int) -> None:
+        """Make room for `needed` new word rows: start the table afresh, growing it for very long texts."""
+        if len(self._row_ids) + needed <= len(self._row_sq):
+            return
+        self._row_of.clear()
+        self._row_ids.clear()
+        self._pending.clear()
+        self._pool_used = 0
+        if needed > len(self._row_sq):
+            self._row_num = np.zeros((needed, len(self.classes)), dtype=np.float64)
+            self._row_sq = np.zeros(needed, dtype=np.float64)
+            self._row_start = np.zeros(needed, dtype=np.int64)
+            self._row_len = np.zeros(needed, dtype=np.int64)
+
+    def _char_logits(self, rows: list[int], row_lengths: list[int]) -> np.ndarray:
+        """Char-block logits of a chunk of documents from cached per-word sums.
+
+        With u_j = (1 + log c_j) idf_j the block adds (sum_j u_j W[j]) / |u|. Summing the words' cached
+        idf_j W[j] counts every occurrence once, which is exact for c_j = 1; n-grams occurring c_j >= 2 times
+        in a document get a correction of (1 + log c_j - c_j) idf_j (and likewise for |u|^2).
+        """
+        n_docs = len(row_lengths)
+        k = len(self.classes)
+        doc_of_row = np.repeat(np.arange(n_docs, dtype=np.int64), row_lengths)
+        rows_arr = np.array(rows, dtype=np.int64)
+        num = np.zeros((n_docs, k), dtype=np.float64)
+        present, starts = np.unique(doc_of_row, return_index=True)
+        num[present] = np.add.reduceat(self._row_num[rows_arr], starts, axis=0)
+        sq = np.bincount(doc_of_row, weights=self._row_sq[rows_arr], minlength=n_docs)
+        # repeated n-grams within a document: gather the rows' ids from the pool, sort (doc, id) keys
+        lengths = self._row_len[rows_arr]
+        total = int(lengths.sum())
+        if total:
+            n_feat = self._n_tfidf
+            ends = np.cumsum(lengths)
+            gather = np.arange(total, dtype=np.int64)
+            gather += np.repeat(self._row_start[rows_arr] - (ends - lengths), lengths)
+            key_type = np.int32 if n_docs * n_feat < 2**31 else np.int64
+            keys = np.repeat((doc_of_row * n_feat).astype(key_type), lengths)
+            keys += self._pool[gather]
+            keys.sort()
+            dup = keys[1:] == keys[:-1]
+            if dup.any():
+                repeated, counts = np.unique(keys[1:][dup], return_counts=True)
+                counts += 1
+                doc, feat = np.divmod(repeated.astype(np.int64), n_feat)
+                idf = self._idf[feat]
+                tf = np.log(counts) + 1.0
+                coef = (tf - counts) * idf
+                sq += np.bincount(doc, weights=(tf * tf - counts) * idf * idf, minlength=n_docs)
+                fix = self._w_tfidf[feat] * coef[:, None]
+                fix_docs, fix_starts = np.unique(doc, return_index=True)
+                num[fix_docs] += np.add.reduceat(fix, fix_starts, axis=0)
+        norm = np.sqrt(sq)
+        return num / np.where(norm > 0, norm, 1.0)[:, None]
 
     def _logits(self, texts: Sequence[str]) -> np.ndarray:
         n = len(texts)
         logits = np.empty((n, len(self.classes)), dtype=np.float64)
         logits[:] = self._bias
-        doc, feat, values = self._sparse(texts)
-        if len(doc):
-            docs, starts = np.unique(doc, return_index=True)
-            bounds = np.append(starts, len(doc))
-            i = 0
-            while i < len(docs):
-                # chunk whole documents so the gathered weight rows stay small
-                j = int(np.searchsorted(bounds, bounds[i] + _CHUNK_ENTRIES, side="right")) - 1
-                j = min(max(j, i + 1), len(docs))
-                lo, hi = bounds[i], bounds[j]
-                contrib = self._w_tfidf[feat[lo:hi]] * values[lo:hi, None]
-                logits[docs[i:j]] += np.add.reduceat(contrib, starts[i:j] - lo, axis=0)
-                i = j
+        get = self._word_vocab.get
+        analyzer = self._word_analyzer
+        use_char = self._char_analyzer is not None
+        i = 0
+        while i < n:
+            # chunks of documents: temporaries stay in the CPU cache and the word rows fit their table
+            j = min(n, i + _CHUNK_DOCS)
+            chunk = texts[i:j]
+            word_ids: list[int] = []
+            word_lengths: list[int] = []
+            for text in chunk:
+                ids = [j for j in map(get, analyzer(text)) if j is not None]
+                word_ids.extend(ids)
+                word_lengths.append(len(ids))
+            rows: list[int] = []
+            row_lengths: list[int] = []
+            if use_char:
+                words = [text.lower().split() for text in chunk]
+                row_lengths = [len(w) for w in words]
+                self._reserve_rows(sum(row_lengths))
+                row_of, word_row = self._row_of, self._word_row
+                rows = [row_of[w] if w in row_of else word_row(w) for w in chain.from_iterable(words)]
+                if self._pending:
+                    self._fill_pending_rows()
+            if word_ids:
+                doc, feat, values = self._values(word_ids, word_lengths)
+                docs, starts = np.unique(doc, return_index=True)
+                contrib = self._w_tfidf[feat] * values[:, None]
+                logits[i + docs] += np.add.reduceat(contrib, starts, axis=0)
+            if rows:
+                logits[i:j] += self._char_logits(rows, row_lengths)
+            i = j
         if self._embeddings is not None:
             block = embedding_block(self._embeddings.embed(list(texts)), self._embedding_weight)
             logits += block @ self._w_emb

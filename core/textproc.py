@@ -84,9 +84,10 @@ class WordAnalyzer:
         for line in text.lower().split("\n"):
             tokens = _TOKEN_RE.findall(line)
             out.extend(tokens)
-            for n in range(2, n_max + 1):
-                for i in range(len(tokens) - n + 1):
-                    out.append(" ".join(tokens[i : i + n]))
+            if n_max >= 2:
+                out.extend([a + " " + b for a, b in zip(tokens, tokens[1:])])  # noqa: B905 - shifted by one
+            for n in range(3, n_max + 1):
+                out.extend([" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)])
         return out
 
     def config(self) -> dict:
@@ -103,20 +104,14 @@ class WordAnalyzer:
 
 
 def char_wb_word_ngrams(word: str, n_min: int, n_max: int) -> list[str]:
-    """Character n-grams of one whitespace-delimited word padded with spaces (scikit-learn's char_wb rule)."""
+    """Character n-grams of one whitespace-delimited word padded with spaces (scikit-learn's char_wb rule:
+    a padded word shorter than n_min still yields itself once)."""
     padded = " " + word + " "
     length = len(padded)
-    out = []
-    for n in range(n_min, n_max + 1):
-        if n > length:
-            if n_min <= length:
-                break
-            # a word shorter than n_min still yields itself once, as scikit-learn does
-            out.append(padded)
-            break
-        for i in range(length - n + 1):
-            out.append(padded[i : i + n])
-    return out
+    if length < n_min:
+        return [padded]
+    top = min(n_max, length)
+    return [padded[i : i + n] for n in range(n_min, top + 1) for i in range(length - n + 1)]
 
 
 class CharWbAnalyzer:

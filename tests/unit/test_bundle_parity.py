@@ -41,7 +41,10 @@ def test_labels_and_probabilities_match_pipeline(parity_case, fake_embeddings_cl
     model = ServingModel.load(model_dir, embeddings_cls=fake_embeddings_cls)
     items = [r.model_dump() for r in test]
     headline_only = [{"headline": r.headline} for r in test]
-    for batch in (items, headline_only):
+    # repeated words and n-grams exercise the bundle's term-frequency corrections; long text, odd characters
+    edge = [{"headline": h} for h in ("the the the vote vote", "aaaa aaaa a", "Élection — résultats!!",
+                                      " ".join(["senate"] * 400), "x" * 300, "?")]
+    for batch in (items, headline_only, edge):
         expected_labels = pipeline.predict(batch)
         expected = pipeline.predict_proba(batch)
         proba = model.predict_proba(batch)
@@ -179,3 +182,16 @@ def test_single_word_explanation_is_its_whole_logit(parity_case, fake_embeddings
         else:
             assert prediction["explanation"] == []
     assert checked >= 1
+
+
+def test_char_analyzer_matches_scikit_learn():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from core.textproc import CharWbAnalyzer, WordAnalyzer
+
+    texts = ["a", "ab abc abcd", "Hello World!", "x y  zz", "supercalifragilistic", "", "Élan vital"]
+    for lo, hi in [(2, 5), (1, 3), (3, 8), (5, 5)]:
+        reference = CountVectorizer(analyzer="char_wb", ngram_range=(lo, hi)).build_analyzer()
+        assert [CharWbAnalyzer(lo, hi)(t) for t in texts] == [reference(t) for t in texts]
+    reference = CountVectorizer(ngram_range=(1, 3)).build_analyzer()
+    assert [WordAnalyzer(3)(t) for t in texts] == [reference(t) for t in texts]
