@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -25,7 +26,22 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
-PROJECT_PACKAGES = ("core", "handlers", "training")
+
+
+def lambda_sources(makefile: Path = REPO_ROOT / "Makefile") -> tuple[str, ...]:
+    """The folders a function package holds: `LAMBDA_SOURCES` of the Makefile that `sam build` runs."""
+    try:
+        text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
+    except OSError as error:
+        raise RuntimeError(f"{makefile}: cannot read the Lambda build targets ({error})") from None
+    match = re.search(r"^LAMBDA_SOURCES\s*:?=(.*)$", text, re.MULTILINE)
+    if not match or not match.group(1).split():
+        raise RuntimeError(f"{makefile}: no LAMBDA_SOURCES (the folders every function package holds)")
+    return tuple(match.group(1).split())
+
+
+# Modules each function gets its own copy of: what its package holds.
+PROJECT_PACKAGES = lambda_sources()
 
 # Environment every process of local mode shares: dummy credentials, never a real AWS account.
 _LOCAL_ENV = {

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from local.emulator import ACCOUNT_ID, PROJECT_PACKAGES, REPO_ROOT
+from local.emulator import ACCOUNT_ID, lambda_sources
 
 DEFAULT_STACK_NAME = "mlnews-local"
 DEPLOY_BUCKET = "mlnews-local-deployment"
@@ -169,40 +169,40 @@ class _OfflinePolicyLoader:
 
 
 def package(sam: dict, template_dir: Path, s3, region: str) -> tuple[dict, dict[str, Path]]:
-    """What `sam package` does: code to S3, DefinitionUri inlined. Returns (template, code dir per id)."""
+    """What `sam build` + `sam package` do: code to S3, DefinitionUri inlined. Returns (template, code dir
+    per id). A function built with `Metadata: BuildMethod: makefile` gets what its Makefile's build targets
+    copy (`LAMBDA_SOURCES`); any other gets its whole CodeUri directory."""
     sam = copy.deepcopy(sam)
     resources = sam.get("Resources", {})
     globals_fn = (sam.get("Globals") or {}).get("Function") or {}
-    uploads: dict[Path, str] = {}
+    global_code = globals_fn.get("CodeUri")
+    if _is_local_path(global_code):
+        globals_fn.pop("CodeUri")  # each function gets its own uploaded package below
+    uploads: dict[tuple[Path, tuple[str, ...] | None], str] = {}
     code_dirs: dict[str, Path] = {}
     _ensure_bucket(s3, DEPLOY_BUCKET, region)
 
-    def upload(directory: Path) -> str:
-        if directory not in uploads:
-            data = _zip_code(directory)
+    def upload(directory: Path, sources: tuple[str, ...] | None = None) -> str:
+        if (directory, sources) not in uploads:
+            data = function_package(directory, sources)
             key = f"code/{hashlib.sha256(data).hexdigest()[:16]}.zip"
             s3.put_object(Bucket=DEPLOY_BUCKET, Key=key, Body=data)
-            uploads[directory] = f"s3://{DEPLOY_BUCKET}/{key}"
-        return uploads[directory]
+            uploads[directory, sources] = f"s3://{DEPLOY_BUCKET}/{key}"
+        return uploads[directory, sources]
 
-    global_dir = template_dir.resolve()
-    if isinstance(globals_fn.get("CodeUri"), str) and not globals_fn["CodeUri"].startswith("s3://"):
-        global_dir = (template_dir / globals_fn["CodeUri"]).resolve()
-        globals_fn["CodeUri"] = upload(global_dir)
     for logical_id, resource in resources.items():
         props = resource.setdefault("Properties", {}) or {}
         if resource.get("Type") == "AWS::Serverless::Function":
-            code_uri = props.get("CodeUri", None)
-            if isinstance(code_uri, str) and not code_uri.startswith("s3://"):
-                code_dirs[logical_id] = (template_dir / code_uri).resolve()
-                props["CodeUri"] = upload(code_dirs[logical_id])
-            else:
-                code_dirs[logical_id] = global_dir
-                if code_uri is None and props.get("InlineCode") is None and "CodeUri" not in globals_fn:
-                    props["CodeUri"] = upload(global_dir)
+            code_uri = props.get("CodeUri", global_code)
+            if code_uri is None and props.get("InlineCode") is None:
+                code_uri = "."  # SAM's default: the template's directory
+            code_dirs[logical_id] = template_dir.resolve()
+            if _is_local_path(code_uri):
+                directory = code_dirs[logical_id] = (template_dir / code_uri).resolve()
+                props["CodeUri"] = upload(directory, _build_sources(logical_id, resource, directory))
         elif resource.get("Type") == "AWS::Serverless::LayerVersion":
             content = props.get("ContentUri")
-            if isinstance(content, str) and not content.startswith("s3://"):
+            if _is_local_path(content):
                 props["ContentUri"] = upload((template_dir / content).resolve())
         elif resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(
             props.get("DefinitionUri"), str
@@ -212,13 +212,27 @@ def package(sam: dict, template_dir: Path, s3, region: str) -> tuple[dict, dict[
     return sam, code_dirs
 
 
-def _zip_code(directory: Path) -> bytes:
+def _is_local_path(uri: Any) -> bool:
+    return isinstance(uri, str) and not uri.startswith("s3://")
+
+
+def _build_sources(logical_id: str, resource: dict, directory: Path) -> tuple[str, ...] | None:
+    if (resource.get("Metadata") or {}).get("BuildMethod") != "makefile":
+        return None
+    try:
+        return lambda_sources(directory / "Makefile")
+    except RuntimeError as error:
+        raise DeployError(f"{logical_id}: {error}") from None
+
+
+def function_package(directory: Path, sources: tuple[str, ...] | None = None) -> bytes:
+    """The package of a function: `sources` (folders of `directory`) or the whole directory."""
+    roots = [directory / name for name in sources] if sources is not None else [directory]
+    missing = [root.name for root in roots if not root.is_dir()]
+    if missing:
+        raise DeployError(f"{directory}: no folder {', '.join(missing)} to package")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        if directory == REPO_ROOT:  # the repository: only what a function package holds
-            roots = [directory / name for name in PROJECT_PACKAGES if (directory / name).is_dir()]
-        else:
-            roots = [directory]
         for root in roots:
             for path in sorted(root.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":

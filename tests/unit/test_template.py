@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,51 @@ def test_lambda_requirements_match_pyproject_and_exclude_scikit_learn():
     ]
     assert sorted(requirements) == sorted(pyproject["project"]["dependencies"])
     assert not any(name.startswith(("scikit-learn", "scipy", "joblib")) for name in requirements)
+
+
+def make(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_function_is_built_lean_by_its_own_makefile_target(tmp_path):
+    """`sam build` runs build-<LogicalId> of the Makefile: no function copies the whole repository, and the
+    dependencies are installed for the runtime and architecture the template gives the functions."""
+    for name, function in FUNCTIONS.items():
+        assert function.get("Metadata", {}).get("BuildMethod") == "makefile", name
+    targets = [f"build-{name}" for name in FUNCTIONS]
+    dry_run = make("-n", *targets, f"ARTIFACTS_DIR={tmp_path}", "PYTHON=python3")
+    assert dry_run.returncode == 0, dry_run.stderr
+    runtime = TEMPLATE["Globals"]["Function"]["Runtime"].removeprefix("python")
+    (architecture,) = TEMPLATE["Globals"]["Function"]["Architectures"]
+    architecture = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    installs = [line for line in dry_run.stdout.replace("\\\n", " ").splitlines() if " pip install " in line]
+    assert len(installs) == len(FUNCTIONS)
+    for line in installs:
+        assert "-r requirements.txt" in line and f"--target {tmp_path}" in line.replace('"', "")
+        assert f"--python-version {runtime}" in line and "--only-binary=:all:" in line
+        assert re.search(rf"--platform manylinux\S*_{architecture}\b", line), line
+    missing = make("-n", "build-NoSuchFunction", f"ARTIFACTS_DIR={tmp_path}")
+    assert missing.returncode != 0 and "No rule to make target" in missing.stderr
+
+
+def test_sam_build_packages_exactly_what_local_mode_packages(tmp_path):
+    from local.emulator import lambda_sources
+    from local.stack import function_package
+
+    artifacts = tmp_path / "PredictFunction"
+    built = make("build-PredictFunction", f"ARTIFACTS_DIR={artifacts}", "LAMBDA_PIP=true")  # code only
+    assert built.returncode == 0, built.stdout + built.stderr
+    files = {path.relative_to(artifacts).as_posix() for path in artifacts.rglob("*") if path.is_file()}
+    with zipfile.ZipFile(io.BytesIO(function_package(REPO_ROOT, lambda_sources()))) as archive:
+        assert files == set(archive.namelist())
+    assert lambda_sources() == ("core", "handlers", "training")
+    assert {"handlers/api_predict.py", "core/bundle.py", "training/train.py"} <= files
+    assert {path.split("/")[0] for path in files} == set(lambda_sources())
 
 
 def test_everything_is_encrypted_with_the_customer_key():
