@@ -8,6 +8,8 @@ Two gaps in moto 5.2.5 are closed here:
   "InProgress" while the training entry point runs in a subprocess with SageMaker's conventions (channels in
   <dir>/input/data/<channel>, SM_* variables, hyperparameters.json, model dir packed as model.tar.gz into the
   job's S3ModelArtifacts), and ends "Completed" or "Failed" with the script's last error lines as the reason.
+SageMaker API errors fail the task as Step Functions names them, `SageMaker.<error code>` (e.g.
+`SageMaker.ThrottlingException`), so the state machine's Retry and Catch match locally as they do on AWS.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +39,23 @@ keep_work_dirs = False
 # ---------------------------------------------------------------- Step Functions integration
 
 
+def service_error(error) -> tuple[str, str]:
+    """(error, cause) of a failed SageMaker call as Step Functions reports it: `SageMaker.<code>`."""
+    details = error.response.get("Error") or {}
+    metadata = error.response.get("ResponseMetadata") or {}
+    code = details.get("Code") or "AmazonSageMakerException"
+    cause = (
+        f"{details.get('Message', '')} (Service: AmazonSageMaker; "
+        f"Status Code: {metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
+        f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+    )
+    return f"SageMaker.{code}", cause
+
+
 def _service_class():
+    from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
         FailureEventException,
@@ -72,6 +90,24 @@ def _service_class():
 
         def _client(self, region, credentials):
             return boto_client_for(service="sagemaker", region=region, state_credentials=credentials)
+
+        def _from_error(self, env, ex):
+            if not isinstance(ex, ClientError):
+                return super()._from_error(env=env, ex=ex)
+            error, cause = service_error(ex)
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             client = self._client(resource_runtime_part.region, state_credentials)
@@ -158,15 +194,19 @@ def _decode_hyperparameter(value: str) -> Any:
         return value
 
 
-def run_training_job(job) -> None:
-    """Run one moto FakeTrainingJob to completion (called on a background thread)."""
+TrainJob = Callable[[Any, Path, Path], None]  # (moto FakeTrainingJob, work dir, log path)
+
+
+def run_training_job(job, train: TrainJob | None = None) -> None:
+    """Run one moto FakeTrainingJob to completion (called on a background thread). `train` does the work
+    (default: the entry point in a subprocess); an exception fails the job with its message as the reason."""
     with _TRAINING_SLOTS:
         started = time.time()
         job.secondary_status = "Training"
         root = Path(tempfile.mkdtemp(prefix=f"{job.training_job_name}-", dir=work_root))
         log_path = root / "training.log"
         try:
-            _run(job, root, log_path)
+            (train or run_entry_point)(job, root, log_path)
             job.training_job_status = job.secondary_status = "Completed"
         except Exception as error:  # the job fails; the state machine sees the reason
             job.training_job_status = job.secondary_status = "Failed"
@@ -178,7 +218,9 @@ def run_training_job(job) -> None:
                 shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(job, root: Path, log_path: Path) -> None:
+def run_entry_point(job, root: Path, log_path: Path) -> None:
+    """Train as SageMaker script mode does: channels and config under `root`, the program in a subprocess,
+    the model dir packed as model.tar.gz to the job's S3ModelArtifacts."""
     s3 = _boto("s3")
     input_dir, model_dir, output_dir = root / "input", root / "model", root / "output"
     data_dir, config_dir = input_dir / "data", input_dir / "config"
@@ -325,9 +367,12 @@ def _now():
 # ---------------------------------------------------------------- install / uninstall
 
 
-def install() -> None:
-    """Patch moto (idempotent): Step Functions SageMaker integration + jobs that run training."""
-    if _installed:
+def install(train: TrainJob | None = None) -> None:
+    """Patch moto (idempotent): Step Functions SageMaker integration + jobs that run training.
+
+    `train` replaces how a created job trains (default `run_entry_point`; tests train in-process)."""
+    _installed["train"] = train
+    if "factory" in _installed:
         return
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
@@ -346,7 +391,10 @@ def install() -> None:
         job.training_job_status, job.secondary_status = "InProgress", "Starting"
         job.training_end_time = None
         threading.Thread(
-            target=run_training_job, args=(job,), name=f"training-{job.training_job_name}", daemon=True
+            target=run_training_job,
+            args=(job, _installed.get("train")),
+            name=f"training-{job.training_job_name}",
+            daemon=True,
         ).start()
         return job
 
@@ -356,7 +404,8 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    if not _installed:
+    _installed.pop("train", None)
+    if "factory" not in _installed:
         return
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory

@@ -1,10 +1,11 @@
 """Fixtures for running the retraining state machine in moto's Step Functions interpreter.
 
-Lambda steps run in-process (tests.lambda_in_process). SageMaker's `.sync` training integration, which moto
-lacks, is replaced by `FakeSageMakerTraining`: CreateTrainingJob is recorded in moto's SageMaker backend and
-trains a tiny model in-process from the job's channel (same conventions as a real job: model.tar.gz at
-S3ModelArtifacts); the .sync resolver then reads DescribeTrainingJob, as AWS does. Tests can make the next
-CreateTrainingJob calls throttle or make the job fail.
+Lambda steps run in-process (tests.lambda_in_process). SageMaker's `.sync` training integration, which
+moto lacks, is local mode's own (local/sagemaker.py): CreateTrainingJob is recorded in moto's SageMaker
+backend, the job trains on a background thread and the .sync resolver reads DescribeTrainingJob, as AWS does.
+Only how a job trains differs: a tiny model in-process from the job's channel (same conventions as a real
+job: model.tar.gz at S3ModelArtifacts). Tests can make the next CreateTrainingJob calls throttle or make jobs
+fail.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import json
 import sys
 import tarfile
-import tempfile
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` h
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.lambda_in_process import create_functions, in_process_lambda, refresh_environments
-from tests.template_resources import ACCOUNT_ID, REGION, create_stack, state_machine_definition
+from tests.template_resources import REGION, create_stack, state_machine_definition
 
 FAST_TRAINING = {"embeddings": "none", "char_ngrams": False, "max_iter": 100}
 RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
@@ -37,144 +39,69 @@ class TrainingBehaviour:
     fail_jobs: bool = False
     created: list[str] = field(default_factory=list)
 
+    def train(self, job, root: Path, log_path: Path) -> None:
+        """How a created job trains here: in-process, on the job's channel, to its S3ModelArtifacts."""
+        from core.dataset import load_records
+        from core.training import train_to_dir
 
-def _train_job(parameters: dict) -> None:
-    """Run the job's training the SageMaker way: channel files in, model.tar.gz to S3ModelArtifacts out."""
-    from core.dataset import load_records
-    from core.training import train_to_dir
-
-    s3 = boto3.client("s3", region_name=REGION)
-    bucket, _, prefix = parameters["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"][5:].partition(
-        "/"
-    )
-    output_bucket, _, output_prefix = parameters["OutputDataConfig"]["S3OutputPath"][5:].partition("/")
-    hyperparameters = {
-        key: json.loads(value)
-        for key, value in parameters["HyperParameters"].items()
-        if not key.startswith("sagemaker_")
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        channel = Path(tmp) / "train"
+        self.created.append(job.training_job_name)
+        if self.fail_jobs:
+            raise RuntimeError("AlgorithmError: the training script failed (test)")
+        s3 = boto3.client("s3", region_name=REGION)
+        channel = root / "train"
         channel.mkdir()
+        source = job.input_data_config[0]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, _, prefix = source[5:].partition("/")
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
             s3.download_file(bucket, obj["Key"], str(channel / Path(obj["Key"]).name))
-        model_dir = Path(tmp) / "model"
+        hyperparameters = {
+            key: json.loads(value)
+            for key, value in job.hyper_parameters.items()
+            if not key.startswith("sagemaker_")
+        }
+        model_dir = root / "model"
         train_to_dir(
             load_records(sorted(channel.iterdir())),
             model_dir,
             hyperparameters={**FAST_TRAINING, **hyperparameters},
         )
-        archive = Path(tmp) / "model.tar.gz"
+        archive = root / "model.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(model_dir.rglob("*")):
                 tar.add(path, arcname=str(path.relative_to(model_dir)))
-        key = f"{output_prefix.rstrip('/')}/{parameters['TrainingJobName']}/output/model.tar.gz".lstrip("/")
+        output_bucket, _, key = job.model_artifacts["S3ModelArtifacts"][5:].partition("/")
         s3.upload_file(str(archive), output_bucket, key)
 
 
-def fake_sagemaker_service(behaviour: TrainingBehaviour):
-    from botocore.exceptions import ClientError
-    from moto.sagemaker.models import sagemaker_backends
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback,
-    )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-        ResourceCondition,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+@contextmanager
+def local_sagemaker(behaviour: TrainingBehaviour):
+    """local/sagemaker.py installed over moto, training the `behaviour` way; CreateTrainingJob throttles
+    (ThrottlingException, as SageMaker's API does) while `behaviour.throttle_next_creates` > 0."""
+    from moto.sagemaker.exceptions import SagemakerClientError
+    from moto.sagemaker.models import SageMakerModelBackend
 
-    class FakeSageMakerTraining(callback.StateTaskServiceCallback):
-        def __init__(self):
-            # WaitForTaskToken too: moto's callback base calls callback_endpoint.interrupt_all() after a .sync
-            # task, and that endpoint only exists when the pattern is listed.
-            super().__init__(
-                supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
-            )
+    from local import sagemaker
 
-        def _validate_service_integration_is_supported(self):
-            if self.resource.api_action.lower() != "createtrainingjob":
-                raise ValueError(
-                    f"only sagemaker:createTrainingJob is emulated, not {self.resource.api_action}"
-                )
+    class Throttled(SagemakerClientError):
+        code = "ThrottlingException"  # a common AWS error, not in SageMaker's model: moto warns, AWS sends it
 
-        def _from_error(self, env, ex):
-            if isinstance(ex, ClientError):  # as AWS names service errors: SageMaker.<Code>
-                name = f"SageMaker.{ex.response['Error']['Code']}"
-                return FailureEvent(
-                    env=env,
-                    error_name=CustomErrorName(name),
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
-                        taskFailedEventDetails=TaskFailedEventDetails(
-                            error=name,
-                            cause=ex.response["Error"]["Message"],
-                            resource=self._get_sfn_resource(),
-                            resourceType=self._get_sfn_resource_type(),
-                        )
-                    ),
-                )
-            return super()._from_error(env=env, ex=ex)
+    warnings.filterwarnings("ignore", message=r"Exception\(Throttled\)", category=UserWarning)
 
-        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-            if behaviour.throttle_next_creates > 0:
-                behaviour.throttle_next_creates -= 1
-                raise ClientError(
-                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                    "CreateTrainingJob",
-                )
-            client = boto3.client("sagemaker", region_name=REGION)
-            response = client.create_training_job(**normalised_parameters)
-            name = normalised_parameters["TrainingJobName"]
-            behaviour.created.append(name)
-            job = sagemaker_backends[ACCOUNT_ID][REGION].training_jobs[name]
-            if behaviour.fail_jobs:
-                job.training_job_status = job.secondary_status = "Failed"
-            else:
-                _train_job(normalised_parameters)
-            env.stack.append({"TrainingJobArn": response["TrainingJobArn"]})
+    sagemaker.install(train=behaviour.train)
+    create = SageMakerModelBackend.create_training_job
 
-        def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-            env.stack.pop()
-            name = normalised_parameters["TrainingJobName"]
-            client = boto3.client("sagemaker", region_name=REGION)
+    def throttled_create(backend, *args, **kwargs):
+        if behaviour.throttle_next_creates > 0:
+            behaviour.throttle_next_creates -= 1
+            raise Throttled("Rate exceeded")
+        return create(backend, *args, **kwargs)
 
-            def resolve():
-                job = json.loads(to_json_str(client.describe_training_job(TrainingJobName=name)))
-                job.pop("ResponseMetadata", None)
-                if job["TrainingJobStatus"] in ("InProgress", "Stopping"):
-                    return None
-                if job["TrainingJobStatus"] == "Completed":
-                    return job
-                raise FailureEventException(
-                    FailureEvent(
-                        env=env,
-                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                        event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(
-                            taskFailedEventDetails=TaskFailedEventDetails(
-                                resource=self._get_sfn_resource(),
-                                resourceType=self._get_sfn_resource_type(),
-                                error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                                cause=to_json_str(job),
-                            )
-                        ),
-                    )
-                )
-
-            return resolve
-
-    return FakeSageMakerTraining
+    SageMakerModelBackend.create_training_job = throttled_create
+    try:
+        yield
+    finally:
+        SageMakerModelBackend.create_training_job = create
+        sagemaker.uninstall()
 
 
 @dataclass
@@ -245,23 +172,15 @@ def pipeline(monkeypatch, tmp_path):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
-
     from core.aws_clients import reset_clients
     from core.feedback import signing_key_cache
     from core.settings import reset_settings
 
     behaviour = TrainingBehaviour()
-    fake_service = fake_sagemaker_service(behaviour)
-    original_factory = state_task_factory.state_task_service_for  # AttributeError = moto moved the name
-    monkeypatch.setattr(
-        state_task_factory,
-        "state_task_service_for",
-        lambda service_name: (
-            fake_service() if service_name == "sagemaker" else original_factory(service_name)
-        ),
-    )
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        local_sagemaker(behaviour),
+    ):
         reset_settings(), reset_clients(), signing_key_cache.clear()
         stack = create_stack(parameters={"GoldenFraction": 0.2})
         overrides = {"MODEL_CACHE_DIR": str(tmp_path / "models")}

@@ -66,6 +66,8 @@ def test_step_functions_service_factory_and_callback_base():
     )
     base = callback.StateTaskServiceCallback
     assert params(base.__init__) == ["self", "supported_integration_patterns"]
+    # local/sagemaker.py names SageMaker API errors (SageMaker.<code>) by overriding this
+    assert params(base._from_error) == ["self", "env", "ex"]
     assert params(base._build_sync_resolver) == [
         "self",
         "env",
