@@ -7,7 +7,8 @@ decision comes with the list of reasons that produced it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar, Self
 
 from core.settings import Settings
 
@@ -60,24 +61,28 @@ def population_stability_index(
     )
 
 
+# ---------------------------------------------------------------- policies from settings
+@dataclass(frozen=True)
+class _Policy:
+    """Thresholds that are settings: field `x` of a policy is setting `<SETTINGS_PREFIX>x`."""
+
+    SETTINGS_PREFIX: ClassVar[str] = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(**{item.name: getattr(settings, cls.SETTINGS_PREFIX + item.name) for item in fields(cls)})
+
+
 # ---------------------------------------------------------------- promotion
 @dataclass(frozen=True)
-class PromotionPolicy:
+class PromotionPolicy(_Policy):
+    SETTINGS_PREFIX: ClassVar[str] = "promotion_"
+
     min_improvement: float = 0.0
     alpha: float = 0.05
     max_class_f1_drop: float = 0.10
     min_class_support: int = 5
     accuracy_floor: float = 0.5
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PromotionPolicy:
-        return cls(
-            min_improvement=settings.promotion_min_improvement,
-            alpha=settings.promotion_alpha,
-            max_class_f1_drop=settings.promotion_max_class_f1_drop,
-            min_class_support=settings.promotion_min_class_support,
-            accuracy_floor=settings.promotion_accuracy_floor,
-        )
 
 
 def class_f1_regressions(
@@ -162,7 +167,9 @@ def promotion_decision(
 
 # ---------------------------------------------------------------- retraining
 @dataclass(frozen=True)
-class RetrainPolicy:
+class RetrainPolicy(_Policy):
+    SETTINGS_PREFIX: ClassVar[str] = "retrain_"
+
     accuracy_threshold: float = 0.65
     min_live_samples: int = 50
     min_new_feedback: int = 500
@@ -170,18 +177,6 @@ class RetrainPolicy:
     min_drift_samples: int = 200
     max_model_age_days: float = 30.0
     cooldown_hours: float = 12.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetrainPolicy:
-        return cls(
-            accuracy_threshold=settings.retrain_accuracy_threshold,
-            min_live_samples=settings.retrain_min_live_samples,
-            min_new_feedback=settings.retrain_min_new_feedback,
-            drift_threshold=settings.retrain_drift_threshold,
-            min_drift_samples=settings.retrain_min_drift_samples,
-            max_model_age_days=settings.retrain_max_model_age_days,
-            cooldown_hours=settings.retrain_cooldown_hours,
-        )
 
 
 @dataclass

@@ -59,6 +59,13 @@ def _parse_time(value) -> datetime | None:
 
 
 # ================================================================ starting executions
+def _with_state_machine(settings: Settings | None) -> Settings:
+    """Settings of a caller that starts or reads retraining executions (fails fast without the ARN)."""
+    settings = settings or get_settings()
+    settings.require("state_machine_arn")
+    return settings
+
+
 def execution_arn(settings: Settings, name: str) -> str:
     prefix, _, machine = settings.state_machine_arn.rpartition(":stateMachine:")
     if not machine:
@@ -86,8 +93,7 @@ def start_retraining(
     now: datetime | None = None,
 ) -> dict:
     """Start one retraining execution; Conflict if one is running or `name` was already used."""
-    settings = settings or get_settings()
-    settings.require("state_machine_arn")
+    settings = _with_state_machine(settings)
     now = now or _now()
     running = list_executions(settings, status="RUNNING")
     if running:
@@ -161,8 +167,7 @@ def run_retrain_check(
     now: datetime | None = None,
 ) -> dict:
     """Decide from measured signals and start the state machine when warranted."""
-    settings = settings or get_settings()
-    settings.require("state_machine_arn")
+    settings = _with_state_machine(settings)
     now = now or _now()
     signals = measure_signals(settings, now)
     decision = retrain_decision(signals, RetrainPolicy.from_settings(settings), force=force)
@@ -192,8 +197,7 @@ def run_retrain_check(
 
 # ================================================================ status of an execution
 def execution_status(job_id: str, settings: Settings | None = None) -> dict:
-    settings = settings or get_settings()
-    settings.require("state_machine_arn")
+    settings = _with_state_machine(settings)
     if not _JOB_ID.match(job_id):
         raise NotFound(f"no retraining job {job_id!r}")
     sfn = aws_clients.client("stepfunctions")

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Value shapes the settings share (validated when parsed from the environment).
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]  # accuracies, F1 drops, margins
+PositiveFraction = Annotated[float, Field(gt=0.0, le=1.0)]  # significance levels, distances
+AtLeastOne = Annotated[int, Field(ge=1)]  # sample counts, days
+NonNegative = Annotated[int, Field(ge=0)]
+TrainingSeconds = Annotated[int, Field(ge=60)]  # SageMaker's smallest stopping condition
 
 
 class SettingsError(RuntimeError):
@@ -42,33 +50,33 @@ class Settings(BaseModel):
     base_dataset_key: str = "datasets/base.jsonl"
     golden_key: str = "golden/golden.jsonl"
     golden_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    feedback_eval_days: int = Field(30, ge=1)
+    feedback_eval_days: AtLeastOne = 30
 
     # serving
-    model_refresh_seconds: int = Field(60, ge=0)
-    prediction_cache_size: int = Field(2048, ge=0)
+    model_refresh_seconds: NonNegative = 60
+    prediction_cache_size: NonNegative = 2048
     max_batch_size: int = Field(100, ge=1, le=1000)
     model_cache_dir: str = "/tmp/mlnews-models"
     record_prediction_counts: bool = True
-    prediction_id_max_age_days: int = Field(30, ge=1)
+    prediction_id_max_age_days: AtLeastOne = 30
 
     # training job
-    training_max_runtime_seconds: int = Field(3600, ge=60)
-    training_max_wait_seconds: int = Field(7200, ge=60)
+    training_max_runtime_seconds: TrainingSeconds = 3600
+    training_max_wait_seconds: TrainingSeconds = 7200
 
     # promotion gate
-    promotion_min_improvement: float = Field(0.0, ge=0.0, le=1.0)
-    promotion_alpha: float = Field(0.05, gt=0.0, le=1.0)
-    promotion_max_class_f1_drop: float = Field(0.10, ge=0.0, le=1.0)
-    promotion_min_class_support: int = Field(5, ge=1)
-    promotion_accuracy_floor: float = Field(0.5, ge=0.0, le=1.0)
+    promotion_min_improvement: Fraction = 0.0
+    promotion_alpha: PositiveFraction = 0.05
+    promotion_max_class_f1_drop: Fraction = 0.10
+    promotion_min_class_support: AtLeastOne = 5
+    promotion_accuracy_floor: Fraction = 0.5
 
     # retrain decision
-    retrain_accuracy_threshold: float = Field(0.65, ge=0.0, le=1.0)
-    retrain_min_live_samples: int = Field(50, ge=1)
-    retrain_min_new_feedback: int = Field(500, ge=1)
-    retrain_drift_threshold: float = Field(0.15, gt=0.0, le=1.0)
-    retrain_min_drift_samples: int = Field(200, ge=1)
+    retrain_accuracy_threshold: Fraction = 0.65
+    retrain_min_live_samples: AtLeastOne = 50
+    retrain_min_new_feedback: AtLeastOne = 500
+    retrain_drift_threshold: PositiveFraction = 0.15
+    retrain_min_drift_samples: AtLeastOne = 200
     retrain_max_model_age_days: float = Field(30.0, gt=0.0)
     retrain_cooldown_hours: float = Field(12.0, ge=0.0)
 

@@ -183,11 +183,7 @@ class InProcessLambda:
         try:
             yield
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            _restore_environ(saved)
 
     @contextmanager
     def _function_modules(self, function, runtime: FunctionRuntime):
@@ -243,6 +239,15 @@ class InProcessLambda:
             function.save_logs(logs or header)
         except Exception:  # logging must never turn a result into a failure
             pass
+
+
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    """Put back variables as they were (None: was not set)."""
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _take_project_modules() -> dict:
@@ -313,11 +318,7 @@ class Emulator:
 
         sagemaker.uninstall()
         self._uninstall_lambda()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _restore_environ(self._saved_env)
         self._saved_env = {}
         _reset_project_clients()
 

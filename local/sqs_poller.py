@@ -11,10 +11,11 @@ receives, SQS's redrive moves them to the dead-letter queue.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from local.background_loop import BackgroundLoop
 
 
 @dataclass
@@ -116,8 +117,7 @@ class SqsPoller:
         self.max_window_seconds = max_window_seconds
         self.delivered = 0
         self.failures = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("sqs-poller", self.poll_all, idle_seconds)
 
     def receive_batch(self, mapping: Mapping) -> list[dict]:
         window = (
@@ -189,27 +189,23 @@ class SqsPoller:
                 return total
         return total
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            busy = False
-            for mapping in self.mappings:
-                try:
-                    busy |= self.poll_once(mapping).received > 0
-                except Exception:  # an emulator hiccup must not kill delivery; retry on the next poll
-                    busy = False
-            if not busy:
-                self._stop.wait(self.idle_seconds)
+    def poll_all(self) -> bool:
+        """One poll of every mapped queue; True when any delivered something."""
+        busy = False
+        for mapping in self.mappings:
+            try:
+                busy |= self.poll_once(mapping).received > 0
+            except Exception:  # one queue's emulator hiccup must not hold up the others; retried next poll
+                continue
+        return busy
 
     def start(self) -> SqsPoller:
-        self._thread = threading.Thread(target=self._run, name="sqs-poller", daemon=True)
-        self._thread.start()
+        """Deliver on a background thread (again after stop())."""
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
 
 
 def invoke_payload(lambda_client, function: str, event: dict) -> tuple[object, bool]:

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from local.background_loop import BackgroundLoop
 from local.stack import ScheduleTarget
 
 
@@ -48,8 +49,7 @@ class Ticker:
         self.interval_seconds = interval_seconds
         self.fired = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("ticker", self._tick, interval_seconds)
 
     def fire(self) -> list[dict]:
         """Fire every schedule target once, now; returns one result per target."""
@@ -76,21 +76,15 @@ class Ticker:
                 self.fired += 1
         return results
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.fire()
-            except Exception:  # a failed tick is retried on the next one, like a missed schedule
-                pass
+    def _tick(self) -> bool:
+        self.fire()  # a failed tick is retried on the next one, like a missed schedule
+        return False
 
     def start(self) -> Ticker:
+        """Fire every `interval_seconds` on a background thread (0: only when fire() is called)."""
         if self.interval_seconds > 0 and self.schedules:
-            self._thread = threading.Thread(target=self._run, name="ticker", daemon=True)
-            self._thread.start()
+            self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()

@@ -110,8 +110,7 @@ def test_unknown_item_identifier_fails_the_whole_batch(session):
 
 def test_background_poller_delivers(session, queues):
     sqs, work, _ = queues
-    session.poller._stop.clear()
-    session.poller.start()
+    session.poller.start()  # again, after the fixture stopped it
     try:
         sqs.send_message(QueueUrl=work, MessageBody="background")
         deadline = time.monotonic() + 10

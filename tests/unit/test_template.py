@@ -298,6 +298,26 @@ def test_settings_parse_the_template_defaults_and_reject_bad_values():
         load_settings({}).require("state_machine_arn")
 
 
+def test_template_settings_and_policies_agree_on_every_default():
+    """A threshold's default lives in three places (template parameter, setting, policy); they must agree."""
+    from core.policies import PromotionPolicy, RetrainPolicy
+    from core.settings import Settings
+
+    defaults = Settings()
+    checked = set()
+    for function in FUNCTIONS.values():
+        for variable, value in function["Properties"].get("Environment", {}).get("Variables", {}).items():
+            parameter = TEMPLATE["Parameters"].get(value.get("Ref")) if isinstance(value, dict) else None
+            if parameter is None or variable.lower() not in Settings.model_fields:
+                continue
+            setting = getattr(defaults, variable.lower())
+            assert type(setting)(parameter["Default"]) == setting, variable
+            checked.add(variable.lower())
+    assert {"promotion_alpha", "retrain_cooldown_hours", "training_max_wait_seconds"} <= checked
+    for policy in (PromotionPolicy, RetrainPolicy):
+        assert policy() == policy.from_settings(defaults), policy.__name__
+
+
 def test_lambda_code_paths_import_without_scikit_learn():
     """Every handler and the core modules the steps use load with scikit-learn, scipy and joblib absent."""
     script = (
