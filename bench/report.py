@@ -214,7 +214,7 @@ def _cost_table(split: str, data: Mapping) -> list[str]:
 def _uncommitted(git: Mapping) -> str:
     if not git.get("dirty"):
         return ""
-    files = [line[3:] for line in git.get("uncommitted", [])]
+    files = list(git.get("uncommitted", []))
     return " with uncommitted changes" + (f" ({', '.join(files)})" if files else "")
 
 

@@ -201,15 +201,21 @@ def machine_facts() -> dict:
     return facts
 
 
+def uncommitted_files(porcelain: str) -> list[str]:
+    """Paths from `git status --porcelain` output ('XY path' lines), results files left out."""
+    paths = [line[3:] for line in porcelain.splitlines() if len(line) > 3]
+    return [path for path in paths if not path.startswith("bench/results/")]
+
+
 def git_facts() -> dict:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+                              check=True).stdout
 
     try:
-        changed = git("status", "--porcelain", "--", "core", "training", "bench").splitlines()
-        changed = [line for line in changed if "bench/results/" not in line]
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed), "uncommitted": changed[:20]}
+        changed = uncommitted_files(git("status", "--porcelain", "--", "core", "training", "bench"))
+        commit = git("rev-parse", "HEAD").strip()
+        return {"commit": commit, "dirty": bool(changed), "uncommitted": changed[:20]}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": None}
 

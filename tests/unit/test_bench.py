@@ -242,7 +242,7 @@ def test_markdown_report_holds_the_figures():
     assert "static embeddings: yes" in text
     assert "Measured carefully." in text
     assert "with uncommitted changes" not in text
-    results["git"] = {"commit": "abc", "dirty": True, "uncommitted": [" M core/bundle.py", "?? core/new.py"]}
+    results["git"] = {"commit": "abc", "dirty": True, "uncommitted": ["core/bundle.py", "core/new.py"]}
     assert "commit abc with uncommitted changes (core/bundle.py, core/new.py);" in render_markdown(results)
 
 
@@ -257,6 +257,12 @@ def test_write_results_full_and_quick(tmp_path):
     assert [p.name for p in run.write_results(quick, tmp_path / "out")] == ["20260102T000000Z-quick.json"]
     assert json.loads((tmp_path / "out" / "latest.json").read_text())["run_id"] == "20260101T000000Z"
     assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_uncommitted_files_from_porcelain_status():
+    porcelain = " M core/policies.py\nM  core/bundle.py\n?? bench/results/latest.md\n?? training/new.py\n"
+    assert run.uncommitted_files(porcelain) == ["core/policies.py", "core/bundle.py", "training/new.py"]
+    assert run.uncommitted_files("") == []
 
 
 def test_machine_facts_and_load_average():
