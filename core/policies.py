@@ -12,20 +12,27 @@ from typing import ClassVar, Self
 
 from core.settings import Settings
 
+_MARGIN_TOLERANCE = 1e-9  # far below one item of any golden set, far above float rounding
+
 
 # ---------------------------------------------------------------- statistics
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for discordant counts b (only A right) and c (only B right).
 
     Under H0 the b+c discordant pairs split Binomial(n, 1/2); p = P(X <= min(b, c)) * 2, capped at 1.
+    Exact integer arithmetic: golden sets of the real dataset give thousands of discordant pairs, and 2.0**n
+    overflows a float from n = 1024.
     """
     if b < 0 or c < 0:
         raise ValueError("discordant counts must be >= 0")
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2.0**n
-    return min(1.0, 2.0 * tail)
+    tail, term = 0, 1  # term = comb(n, i)
+    for i in range(min(b, c) + 1):
+        tail += term
+        term = term * (n - i) // (i + 1)
+    return min(1.0, 2 * tail / 2**n)  # int / int: correctly rounded, no overflow
 
 
 def discordant_counts(a_correct: list[bool], b_correct: list[bool]) -> tuple[int, int]:
@@ -124,7 +131,8 @@ def promotion_decision(
 
     improvement = candidate["accuracy"] - active["accuracy"]
     checks.update(active_accuracy=active["accuracy"], improvement=round(improvement, 6))
-    better = improvement >= policy.min_improvement and improvement > 0
+    # Accuracies are ratios of counts: 0.7 - 0.6 is 0.0999..., which must still meet a margin of 0.1.
+    better = improvement > 0 and improvement >= policy.min_improvement - _MARGIN_TOLERANCE
     if not better:
         reasons.append(
             f"accuracy change {improvement:+.4f} does not beat the active model by "

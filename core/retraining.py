@@ -66,6 +66,13 @@ def _with_state_machine(settings: Settings | None) -> Settings:
     return settings
 
 
+def training_job_name(settings: Settings, execution_name: str) -> str:
+    """The SageMaker training job of an execution: PrepareData names it, the status route looks it up.
+    SageMaker allows letters, digits and inner hyphens, at most 63 characters."""
+    name = re.sub(r"[^A-Za-z0-9-]", "-", f"{settings.training_job_prefix}-{execution_name}")
+    return name[:63].rstrip("-")
+
+
 def execution_arn(settings: Settings, name: str) -> str:
     prefix, _, machine = settings.state_machine_arn.rpartition(":stateMachine:")
     if not machine:
@@ -135,8 +142,12 @@ def measure_signals(settings: Settings, now: datetime | None = None) -> RetrainS
     signals = RetrainSignals(active_version=active["version"] if active else None)
     stats = feedback.feedback_stats(signals.active_version, settings)
     signals.live_accuracy, signals.live_samples = stats["live_accuracy"], stats["live_total"]
-    newest = next(iter(registry.list_versions()), None)
-    trained_with = int(((newest or {}).get("data_summary") or {}).get("feedback_total", 0))
+    # The feedback total only grows: the largest one a training recorded is the last training's (versions
+    # registered by hand record none and must not reset the count).
+    trained_with = max(
+        (int((item.get("data_summary") or {}).get("feedback_total", 0)) for item in registry.list_versions()),
+        default=0,
+    )
     signals.new_feedback = max(0, stats["total"] - trained_with)
     if active:
         served = feedback.prediction_distribution(active["version"], settings)
@@ -218,7 +229,7 @@ def execution_status(job_id: str, settings: Settings | None = None) -> dict:
     except ClientError as error:
         logger.warning("no history for %s: %s", job_id, error)
     training_job = None
-    job_name = f"{settings.training_job_prefix}-{job_id}"[:63]
+    job_name = training_job_name(settings, job_id)
     try:
         job = aws_clients.client("sagemaker").describe_training_job(TrainingJobName=job_name)
         training_job = {
@@ -348,7 +359,7 @@ def prepare_data(event: dict, settings: Settings | None = None) -> dict:
         s3.head_object(Bucket=settings.data_bucket, Key=code_key)
     except ClientError:
         s3.put_object(Bucket=settings.data_bucket, Key=code_key, Body=sourcedir)
-    job_name = f"{settings.training_job_prefix}-{execution_name}"[:63].rstrip("-")
+    job_name = training_job_name(settings, execution_name)
     user_hps = event.get("hyperparameters") or {}
     hyperparameters = {key: json.dumps(value) for key, value in user_hps.items()}
     hyperparameters.update(
@@ -611,7 +622,10 @@ def record_outcome(event: dict, settings: Settings | None = None) -> dict:
         publish_event("ModelPromoted", {**common, **outcome, "golden": evaluation.get("golden")}, settings)
     elif action == "reject":
         evaluation = event["evaluation"]
-        registry.reject(evaluation["candidate_version"], evaluation["decision"]["reasons"])
+        # A retried Reject step (the state machine's Retry after a Lambda error) finds its own write done
+        # and completes, event included, instead of failing the execution on the status condition.
+        if registry.require(evaluation["candidate_version"])["status"] != "rejected":
+            registry.reject(evaluation["candidate_version"], evaluation["decision"]["reasons"])
         outcome = {
             "status": "rejected",
             "version": evaluation["candidate_version"],
