@@ -1,0 +1,200 @@
+"""Static token embeddings distilled from a sentence-embedding model.
+
+Each WordPiece token of all-MiniLM-L6-v2 gets one vector: its contextual output averaged over a corpus,
+shrunk towards the token encoded alone, reduced with PCA and stored as int8 (``assets/``; the recipe and the
+command that rebuilds it are in ``training/distill_embeddings.py``). A text's embedding is the weighted mean
+of its tokens' vectors: semantic features at n-gram serving cost, with no transformer, torch or tokenizer
+library at run time.
+
+The tokenizer reproduces BERT's uncased BasicTokenizer + WordPiece (checked against Hugging Face's in
+tests/unit/test_embeddings.py), so token ids match the ones the table was distilled for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ASSET_PATH = Path(__file__).parent / "assets" / "minilm_static.npz"
+MAX_WORD_CHARS = 100  # BERT's WordPiece gives [UNK] for longer words
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WORD_CACHE_LIMIT = 200_000
+
+
+def _is_punctuation(ch: str) -> bool:
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_cjk(cp: int) -> bool:
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F
+        or 0x2B740 <= cp <= 0x2B81F
+        or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
+
+
+def basic_tokens(text: str) -> list[str]:
+    """BERT uncased BasicTokenizer: clean, lower-case, strip accents, split on whitespace and punctuation."""
+    if text.isascii():
+        return _ASCII_TOKEN.findall(_ASCII_CONTROL.sub("", text).lower())
+    chars = []
+    for ch in text:
+        cp = ord(ch)
+        if cp == 0 or cp == 0xFFFD:
+            continue
+        cat = unicodedata.category(ch)
+        if ch in "\t\n\r" or cat == "Zs":
+            chars.append(" ")
+        elif cat.startswith("C"):
+            continue
+        elif _is_cjk(cp):
+            chars.append(f" {ch} ")
+        else:
+            chars.append(ch)
+    tokens: list[str] = []
+    for word in "".join(chars).split():
+        word = unicodedata.normalize("NFD", word.lower())
+        word = "".join(c for c in word if unicodedata.category(c) != "Mn")
+        current = []
+        for ch in word:
+            if _is_punctuation(ch):
+                if current:
+                    tokens.append("".join(current))
+                    current = []
+                tokens.append(ch)
+            else:
+                current.append(ch)
+        if current:
+            tokens.append("".join(current))
+    return tokens
+
+
+class WordPiece:
+    """Greedy longest-match-first WordPiece over a fixed vocabulary, with a per-word cache."""
+
+    def __init__(self, vocab: Sequence[str], unk_token: str = "[UNK]"):
+        self.index = {tok: i for i, tok in enumerate(vocab)}
+        self.unk_id = self.index.get(unk_token, -1)
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    def word_ids(self, word: str) -> tuple[int, ...]:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        ids = self._split(word)
+        if len(self._cache) >= _WORD_CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = ids
+        return ids
+
+    def _split(self, word: str) -> tuple[int, ...]:
+        whole = self.index.get(word)
+        if whole is not None:
+            return (whole,)
+        if len(word) > MAX_WORD_CHARS:
+            return (self.unk_id,)
+        ids, start = [], 0
+        while start < len(word):
+            end, found = len(word), None
+            while start < end:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                found = self.index.get(piece)
+                if found is not None:
+                    break
+                end -= 1
+            if found is None:
+                return (self.unk_id,)
+            ids.append(found)
+            start = end
+        return tuple(ids)
+
+    def ids(self, text: str) -> list[int]:
+        out: list[int] = []
+        for word in basic_tokens(text):
+            out.extend(self.word_ids(word))
+        return out
+
+
+def encode_vocab(vocab: Sequence[str]) -> np.ndarray:
+    """Tokens as one newline-joined UTF-8 byte array: a quarter of numpy's fixed-width unicode size."""
+    return np.frombuffer("\n".join(vocab).encode("utf-8"), dtype=np.uint8)
+
+
+def decode_vocab(blob: np.ndarray) -> list[str]:
+    return blob.tobytes().decode("utf-8").split("\n")
+
+
+class StaticEmbeddings:
+    """Token table + tokenizer; ``embed`` gives the L2-normalised weighted mean of a text's token vectors.
+
+    The table is kept as int8 with one scale per row (4x smaller than float32); the float32 vectors used
+    for computing are the dequantised values, identically in training and serving.
+    """
+
+    def __init__(self, vocab: Sequence[str], vectors_int8: np.ndarray, scales: np.ndarray,
+                 weights: np.ndarray):
+        self.vocab = np.asarray(vocab)
+        self.vectors_int8 = np.ascontiguousarray(vectors_int8, dtype=np.int8)
+        self.scales = np.ascontiguousarray(scales, dtype=np.float32)
+        self.vectors = self.vectors_int8.astype(np.float32) * self.scales[:, None]
+        self.weights = np.array(weights, dtype=np.float32)
+        # Unknown words contribute nothing rather than a meaningless [UNK] vector.
+        self.tokenizer = WordPiece(self.vocab.tolist())
+        if self.tokenizer.unk_id >= 0:
+            self.weights[self.tokenizer.unk_id] = 0.0
+        self.dim = int(self.vectors.shape[1])
+
+    def token_ids(self, text: str) -> list[int]:
+        weights = self.weights
+        return [i for i in self.tokenizer.ids(text) if i >= 0 and weights[i] > 0]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        ids_per_text = [self.token_ids(text) for text in texts]
+        lengths = np.fromiter((len(ids) for ids in ids_per_text), dtype=np.int64, count=len(texts))
+        rows = np.flatnonzero(lengths)
+        if rows.size == 0:
+            return out
+        flat = np.fromiter((i for ids in ids_per_text for i in ids), dtype=np.int64, count=int(lengths.sum()))
+        weighted = self.vectors[flat] * self.weights[flat][:, None]
+        starts = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
+        sums = np.add.reduceat(weighted, starts, axis=0)
+        norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))
+        nonzero = norms > 0
+        out[rows[nonzero]] = sums[nonzero] / norms[nonzero, None]
+        return out
+
+    def token_vectors(self, text: str) -> list[tuple[str, np.ndarray]]:
+        """Each token's share of the (unnormalised) weighted sum, for explanations."""
+        return [(str(self.vocab[i]), self.weights[i] * self.vectors[i]) for i in self.token_ids(text)]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"vocab_utf8": encode_vocab(self.vocab), "vectors_int8": self.vectors_int8,
+                "scales": self.scales, "weights": self.weights}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> StaticEmbeddings:
+        vocab = decode_vocab(arrays["vocab_utf8"])
+        return cls(vocab, arrays["vectors_int8"], arrays["scales"], arrays["weights"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> StaticEmbeddings:
+        with np.load(path, allow_pickle=False) as data:
+            return cls.from_arrays(data)
+
+    @classmethod
+    def load_default(cls) -> StaticEmbeddings | None:
+        return cls.load(ASSET_PATH) if ASSET_PATH.exists() else None
