@@ -92,7 +92,9 @@ def write_bundle(out_dir: str | os.PathLike, *, version: str, classes: Sequence[
     out.mkdir(parents=True, exist_ok=True)
     n_word = len(word_vocab)
     n_char = len(char_vocab) if char_vocab is not None else 0
-    weights = np.ascontiguousarray(weights, dtype=np.float32)
+    # float16 on disk halves the bundle; training rounds its coefficients to float16 first, so both sides
+    # compute with the very same values.
+    weights = np.ascontiguousarray(weights, dtype=np.float16)
     emb_dim = weights.shape[0] - n_word - n_char
     if weights.shape[1] != len(classes) or emb_dim < 0:
         raise BundleError(f"weights shape {weights.shape} does not match vocabularies and classes")

@@ -1,5 +1,4 @@
 import json
-import time
 from pathlib import Path
 
 import joblib
@@ -21,7 +20,8 @@ def records(generated_rows):
 def test_hyperparameters_defaults_and_unknown_keys():
     hp = Hyperparameters()
     assert hp.headline_only_augment is True
-    assert hp.char_ngrams is True
+    assert hp.char_ngrams is False
+    assert hp.classifier == "linear_svm"
     with pytest.raises(TrainingError, match="unknown hyperparameter 'learning_rate'"):
         Hyperparameters.parse({"learning_rate": 0.1})
     with pytest.raises(TrainingError, match="C: "):
@@ -102,8 +102,8 @@ def test_bad_training_input_is_rejected(records):
 
 
 def test_embedding_block_is_part_of_the_features(records, fake_embeddings):
-    pipeline, metrics = fit_pipeline(records, {**FAST, "embeddings": "default", "embedding_weight": 2.0},
-                                     embeddings=fake_embeddings)
+    hp = {**FAST, "char_ngrams": True, "embeddings": "default", "embedding_weight": 2.0}
+    pipeline, metrics = fit_pipeline(records, hp, embeddings=fake_embeddings)
     assert metrics["embeddings"] is True
     blocks = dict(pipeline.named_steps["features"].transformer_list)
     assert "emb" in blocks
@@ -121,8 +121,10 @@ def test_pipeline_joblib_roundtrip(tmp_path: Path, records):
     assert set(pipeline.predict([{"headline": "senate vote on the bill"}])) <= {r.category for r in records}
 
 
-def test_training_bal41_is_fast(shared_data_dir, generated_rows, tmp_path):
-    """Default hyperparameters on the bal41 training split (or the generated corpus): well under 60 s."""
+def test_training_bal41_learns(shared_data_dir, generated_rows, tmp_path):
+    """Default hyperparameters on the bal41 training split (or the generated corpus) learn something.
+
+    Training time is a benchmark target (make bench), not asserted here."""
     if shared_data_dir is not None:
         from core.splits import standard_split
 
@@ -131,7 +133,30 @@ def test_training_bal41_is_fast(shared_data_dir, generated_rows, tmp_path):
     else:
         train = [NewsRecord.model_validate(r) for r in generated_rows]
         fields = ("headline", "short_description")
-    start = time.perf_counter()
     manifest = train_to_dir(train, tmp_path, hyperparameters={"embeddings": "none"}, text_fields=fields)
-    assert time.perf_counter() - start < 60
     assert manifest["metrics"]["accuracy"] > (0.45 if shared_data_dir is not None else 0.5)
+
+
+@pytest.mark.parametrize("classifier", ["linear_svm", "logreg"])
+def test_both_classifiers_serve_identically_from_the_bundle(tmp_path: Path, records, classifier):
+    from core.bundle import ServingModel
+
+    hp = {**FAST, "classifier": classifier}
+    train_to_dir(records, tmp_path, hyperparameters=hp, version="vtest")
+    pipeline = joblib.load(tmp_path / "pipeline.joblib")
+    model = ServingModel.load(tmp_path)
+    items = [{"headline": r.headline, "short_description": r.short_description} for r in records[:50]]
+    assert np.allclose(model.predict_proba(items), pipeline.predict_proba(items), atol=1e-6)
+
+
+def test_two_categories_give_two_probabilities(tmp_path: Path, records):
+    from core.bundle import ServingModel
+
+    two = [r for r in records if r.category in sorted({r.category for r in records})[:2]]
+    train_to_dir(two, tmp_path, hyperparameters=FAST, version="vtest")
+    model = ServingModel.load(tmp_path)
+    proba = model.predict_proba([{"headline": two[0].headline}])
+    assert proba.shape == (1, 2) and np.isclose(proba.sum(), 1.0)
+    pipeline = joblib.load(tmp_path / "pipeline.joblib")
+    assert model.predict([{"headline": r.headline} for r in two])[0]["category"] == pipeline.predict(
+        [{"headline": two[0].headline}])[0]
