@@ -277,7 +277,7 @@ def build_sourcedir() -> tuple[bytes, str]:
     if not train_script.is_file():
         raise InvalidInput("training/train.py is missing from the deployment package")
     entries.append(("train.py", train_script.read_bytes()))
-    entries.append(("requirements.txt", b"pydantic==2.13.5\n"))
+    entries.append(("requirements.txt", (_PACKAGE_ROOT / "training" / "requirements.txt").read_bytes()))
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for name, data in sorted(entries):

@@ -69,6 +69,23 @@ def test_lambda_requirements_match_pyproject_and_exclude_scikit_learn():
     assert not any(name.startswith(("scikit-learn", "scipy", "joblib")) for name in requirements)
 
 
+def test_training_requirements_pin_what_pyproject_pins():
+    """The SageMaker source dir installs training/requirements.txt: same pins as the train extra."""
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    pinned = set(project["dependencies"]) | set(project["optional-dependencies"]["train"])
+    requirements = {
+        line.strip()
+        for line in (REPO_ROOT / "training" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert requirements <= pinned
+    names = {r.split("==")[0] for r in requirements}
+    assert names >= {"scikit-learn", "scipy", "joblib", "numpy", "pydantic"}
+
+
 def make(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO_ROOT), *arguments],
