@@ -21,7 +21,6 @@ import numpy as np
 
 ASSET_PATH = Path(__file__).parent / "assets" / "minilm_static.npz"
 MAX_WORD_CHARS = 100  # BERT's WordPiece gives [UNK] for longer words
-_ASCII_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD_CACHE_LIMIT = 200_000
 
@@ -46,40 +45,42 @@ def _is_cjk(cp: int) -> bool:
     )
 
 
+_ASCII_PUNCT = r"!-/:-@\[-`{-~"
+_TOKEN = re.compile(rf"[^\s{_ASCII_PUNCT}]+|[{_ASCII_PUNCT}]")
+_REPLACEMENTS: dict[int, str] = {}  # non-ASCII code point -> what BERT's cleaning turns it into
+
+
+def _replacement(ch: str) -> str:
+    cp = ord(ch)
+    cat = unicodedata.category(ch)
+    if cp == 0xFFFD or cat.startswith("C") or cat == "Mn":  # control/format chars; accents after NFD
+        return ""
+    if cat == "Zs":
+        return " "
+    if _is_cjk(cp) or _is_punctuation(ch):
+        return f" {ch} "  # BERT splits these into tokens of their own
+    return ch
+
+
 def basic_tokens(text: str) -> list[str]:
-    """BERT uncased BasicTokenizer: clean, lower-case, strip accents, split on whitespace and punctuation."""
-    if text.isascii():
-        return _ASCII_TOKEN.findall(_ASCII_CONTROL.sub("", text).lower())
-    chars = []
-    for ch in text:
-        cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD:
-            continue
-        cat = unicodedata.category(ch)
-        if ch in "\t\n\r" or cat == "Zs":
-            chars.append(" ")
-        elif cat.startswith("C"):
-            continue
-        elif _is_cjk(cp):
-            chars.append(f" {ch} ")
-        else:
-            chars.append(ch)
-    tokens: list[str] = []
-    for word in "".join(chars).split():
-        word = unicodedata.normalize("NFD", word.lower())
-        word = "".join(c for c in word if unicodedata.category(c) != "Mn")
-        current = []
-        for ch in word:
-            if _is_punctuation(ch):
-                if current:
-                    tokens.append("".join(current))
-                    current = []
-                tokens.append(ch)
-            else:
-                current.append(ch)
-        if current:
-            tokens.append("".join(current))
-    return tokens
+    """BERT uncased BasicTokenizer: clean, lower-case, strip accents, split on whitespace and punctuation.
+
+    Lower-casing, NFD and accent stripping are character-local, so they run once on the whole text; each
+    distinct non-ASCII character is classified once (cached), then one regex splits the result.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFD", text.lower())
+        if not text.isascii():
+            table = {}
+            for ch in set(text):
+                cp = ord(ch)
+                if cp > 127:
+                    rep = _REPLACEMENTS.get(cp)
+                    if rep is None:
+                        rep = _REPLACEMENTS[cp] = _replacement(ch)
+                    table[cp] = rep
+            text = text.translate(table)
+    return _TOKEN.findall(_ASCII_CONTROL.sub("", text).lower())
 
 
 class WordPiece:
