@@ -23,6 +23,7 @@ ASSET_PATH = Path(__file__).parent / "assets" / "minilm_static.npz"
 MAX_WORD_CHARS = 100  # BERT's WordPiece gives [UNK] for longer words
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD_CACHE_LIMIT = 200_000
+_EMBED_CHUNK = 256
 
 
 def _is_punctuation(ch: str) -> bool:
@@ -150,37 +151,53 @@ class StaticEmbeddings:
         self.vocab = np.asarray(vocab)
         self.vectors_int8 = np.ascontiguousarray(vectors_int8, dtype=np.int8)
         self.scales = np.ascontiguousarray(scales, dtype=np.float32)
-        self.vectors = self.vectors_int8.astype(np.float32) * self.scales[:, None]
         self.weights = np.array(weights, dtype=np.float32)
         # Unknown words contribute nothing rather than a meaningless [UNK] vector.
         self.tokenizer = WordPiece(self.vocab.tolist())
         if self.tokenizer.unk_id >= 0:
             self.weights[self.tokenizer.unk_id] = 0.0
-        self.dim = int(self.vectors.shape[1])
+        # Token weights folded into the dequantised rows once, so a text's sum is a plain gather + add.
+        self.weighted_vectors = self.vectors_int8.astype(np.float32) * (self.scales * self.weights)[:, None]
+        self.dim = int(self.weighted_vectors.shape[1])
+        self._keep = (self.weights > 0).tolist()  # plain list: fast per-token look-ups
+        self._kept_ids: dict[str, tuple[int, ...]] = {}  # word -> its token ids that carry a vector
 
     def token_ids(self, text: str) -> list[int]:
-        weights = self.weights
-        return [i for i in self.tokenizer.ids(text) if i >= 0 and weights[i] > 0]
+        cache = self._kept_ids
+        out: list[int] = []
+        for word in basic_tokens(text):
+            ids = cache.get(word)
+            if ids is None:
+                if len(cache) >= _WORD_CACHE_LIMIT:
+                    cache.clear()
+                keep = self._keep
+                ids = cache[word] = tuple(i for i in self.tokenizer.word_ids(word) if i >= 0 and keep[i])
+            out += ids
+        return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), _EMBED_CHUNK):
+            self._embed_chunk(texts[start : start + _EMBED_CHUNK], out[start : start + _EMBED_CHUNK])
+        return out
+
+    def _embed_chunk(self, texts: Sequence[str], out: np.ndarray) -> None:
+        # chunks keep the gathered rows in the CPU cache
         ids_per_text = [self.token_ids(text) for text in texts]
         lengths = np.fromiter((len(ids) for ids in ids_per_text), dtype=np.int64, count=len(texts))
         rows = np.flatnonzero(lengths)
         if rows.size == 0:
-            return out
+            return
         flat = np.fromiter((i for ids in ids_per_text for i in ids), dtype=np.int64, count=int(lengths.sum()))
-        weighted = self.vectors[flat] * self.weights[flat][:, None]
         starts = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
-        sums = np.add.reduceat(weighted, starts, axis=0)
+        sums = np.add.reduceat(self.weighted_vectors[flat], starts, axis=0)
         norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))
         nonzero = norms > 0
         out[rows[nonzero]] = sums[nonzero] / norms[nonzero, None]
-        return out
 
     def token_vectors(self, text: str) -> list[tuple[str, np.ndarray]]:
         """Each token's share of the (unnormalised) weighted sum, for explanations."""
-        return [(str(self.vocab[i]), self.weights[i] * self.vectors[i]) for i in self.token_ids(text)]
+        return [(str(self.vocab[i]), self.weighted_vectors[i]) for i in self.token_ids(text)]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"vocab_utf8": encode_vocab(self.vocab), "vectors_int8": self.vectors_int8,
