@@ -186,7 +186,9 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
         versions = api.call("GET", "/api/v1/model/versions").body
         for item in versions["versions"]:
             acc = (item.get("metrics") or {}).get("accuracy")
-            out(f"         {item['version']}  {item['status']:<9} accuracy={acc}")
+            shown = f"{acc:.3f}" if isinstance(acc, (int, float)) else "-"
+            # the training run's own held-out slice; the gate above compares both on the golden set
+            out(f"         {item['version']}  {item['status']:<9} validation accuracy {shown}")
         out(f"         active: {versions['active_version']}")
 
     with story.step("Rollback with the deploy route"):
