@@ -255,6 +255,10 @@ class ModelRegistry:
         pointer = self.active_pointer() or {}
         revision = int(pointer.get("revision", 0))
         if expected_revision is not None and expected_revision != revision:
+            if pointer.get("active_version") == version and revision == expected_revision + 1:
+                # A retried step whose first attempt already made exactly this change: done, not a conflict.
+                return {"version": version, "previous_version": pointer.get("previous_version") or None,
+                        "revision": revision}
             raise Conflict(f"active model changed (revision {revision}, expected {expected_revision})")
         previous = pointer.get("active_version")
         if previous == version:

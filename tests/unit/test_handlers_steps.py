@@ -68,8 +68,14 @@ def test_record_outcome_sample_events(aws, load_event, registry, good_model_dir,
     event["evaluation"]["candidate_version"] = retry
     deployed = module.lambda_handler(event, LambdaContext())
     assert deployed["status"] == "deployed" and deployed["previous_version"] == active
+    again = module.lambda_handler(event, LambdaContext())  # Step Functions retried a step that succeeded
+    assert again["status"] == "deployed" and again["previous_version"] == active
+    assert registry.active_pointer()["active_version"] == retry
+    stale = load_event("sfn_record_outcome_deploy.json")  # evaluated against the pointer before `retry`
+    stale["evaluation"]["candidate_version"] = registry.register_model_dir(weak_model_dir)["version"]
     with pytest.raises(Exception, match="active model changed"):  # revision moved on since the evaluation
-        module.lambda_handler(event, LambdaContext())
+        module.lambda_handler(stale, LambdaContext())
+    assert registry.active_pointer()["active_version"] == retry
     with pytest.raises(Exception, match="unknown outcome action"):
         module.lambda_handler({"action": "celebrate"}, LambdaContext())
 
