@@ -114,7 +114,8 @@ def _print_where(info: dict) -> None:
     for route in info["routes"]:
         print(f"route        {route}")
     for schedule in info["schedules"]:
-        print(f"schedule     {schedule}  (local clock: every {info['tick_seconds'] or '-'}s)")
+        clock = f"every {info['tick_seconds']}s" if info["tick_seconds"] else "only on `mlnews local tick`"
+        print(f"schedule     {schedule}  (local clock: {clock})")
     if info.get("not_emulated"):
         skipped = ", ".join(f"{kind} x{count}" for kind, count in sorted(info["not_emulated"].items()))
         print(f"not emulated {skipped} (accepted by the template, inert locally)")
