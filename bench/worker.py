@@ -84,7 +84,7 @@ def train_ours(spec: dict) -> dict:
             "hyperparameters": manifest["hyperparameters"],
             "embeddings": metrics.get("embeddings"),
             "n_features": metrics.get("n_features"),
-            "lr_iterations": metrics.get("lr_iterations"),
+            "classifier_iterations": metrics.get("classifier_iterations"),
             "temperature": metrics.get("temperature"),
             "timings": metrics.get("timings"),
             "validation_accuracy": metrics.get("accuracy"),

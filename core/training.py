@@ -1,4 +1,4 @@
-"""Training: TF-IDF word/char n-grams (+ optional static embeddings) -> logistic regression -> temperature.
+"""Training: word (and optional char) n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
 
 The fitted scikit-learn pipeline is the training artifact; `core.bundle` serves the same model with numpy.
 """
@@ -310,7 +310,7 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         raise TrainingError("training needs at least two categories")
     embeddings = resolve_embeddings(hp, embeddings)
 
-    steps = ["features", "logistic regression", "temperature", "validation"]
+    steps = ["features", "classifier", "temperature", "validation"]
     bar = _progress(len(steps), progress)
     timings: dict[str, float] = {}
 
@@ -355,8 +355,8 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
     bar.set_description("validation")
     metrics: dict = {
         "n_train": len(fit_idx), "n_train_augmented": len(fit_items), "n_validation": len(cal_idx),
-        "temperature": clf.temperature_, "lr_iterations": clf.n_iter_, "n_features": int(X_fit.shape[1]),
-        "embeddings": embeddings is not None,
+        "temperature": clf.temperature_, "classifier_iterations": clf.n_iter_,
+        "n_features": int(X_fit.shape[1]), "embeddings": embeddings is not None,
     }
     if len(cal_items):
         classes = [str(c) for c in clf.classes_]
