@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
     print(
-        f"{len(arrays['vocab'])} tokens x {args.dims} dims -> {args.out} "
+        f"{len(arrays['weights'])} tokens x {args.dims} dims -> {args.out} "
         f"({args.out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s"
     )
     return 0
