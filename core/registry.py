@@ -30,6 +30,7 @@ from core.settings import Settings, get_settings
 ACTIVE_KEY = "ACTIVE"
 SEQUENCE_KEY = "SEQUENCE"
 JOB_PREFIX = "JOB#"
+RETRAINING_LOCK_KEY = "LOCK#retraining"
 STATUSES = ("candidate", "active", "rejected", "retired")
 
 
@@ -107,6 +108,42 @@ class ModelRegistry:
     def active_pointer(self) -> dict | None:
         item = self._table.get_item(Key={"version": ACTIVE_KEY}, ConsistentRead=True).get("Item")
         return from_dynamodb(item) if item and item.get("active_version") else None
+
+    # ------------------------------------------------------------ one retraining at a time
+    def acquire_retraining_lock(self, holder: str, ttl_seconds: int, now: datetime | None = None) -> None:
+        """Claim the single retraining slot for execution `holder`; Conflict while another holds it.
+
+        The slot frees itself after `ttl_seconds`, so an execution stopped from outside (and so never
+        reaching RecordOutcome) blocks retraining for a bounded time only.
+        """
+        now = now or datetime.now(UTC)
+        expires = int(now.timestamp()) + int(ttl_seconds)
+        try:
+            self._table.put_item(
+                Item={"version": RETRAINING_LOCK_KEY, "holder": holder, "expires_at": expires,
+                      "acquired_at": now.isoformat(timespec="seconds")},
+                ConditionExpression="attribute_not_exists(version) OR expires_at < :now OR holder = :holder",
+                ExpressionAttributeValues={":now": int(now.timestamp()), ":holder": holder},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            key = {"version": RETRAINING_LOCK_KEY}
+            current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            other = (current or {}).get("holder", "another retraining")
+            raise Conflict(f"retraining {other} is in progress", details={"job_id": other}) from error
+
+    def release_retraining_lock(self, holder: str) -> None:
+        """Free the slot if `holder` still has it (a retried or late release is harmless)."""
+        try:
+            self._table.delete_item(
+                Key={"version": RETRAINING_LOCK_KEY},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": holder},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def active_item(self) -> dict | None:
         pointer = self.active_pointer()

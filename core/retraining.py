@@ -117,11 +117,15 @@ def start_retraining(
         "hyperparameters": {key: value for key, value in (hyperparameters or {}).items()},
         "requested_at": now.isoformat(timespec="seconds"),
     }
+    # The RUNNING check above is a read; the lock makes "one at a time" hold when two starters race.
+    registry = ModelRegistry(settings)
+    registry.acquire_retraining_lock(name, settings.retraining_lock_seconds, now)
     try:
         response = aws_clients.client("stepfunctions").start_execution(
             stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(execution_input)
         )
     except ClientError as error:
+        registry.release_retraining_lock(name)
         if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
             raise Conflict(f"retraining execution {name} already exists", details={"job_id": name}) from error
         raise
@@ -642,6 +646,8 @@ def record_outcome(event: dict, settings: Settings | None = None) -> dict:
         publish_event("RetrainingFailed", {**common, **outcome}, settings)
     else:
         raise InvalidInput(f"unknown outcome action {action!r}")
+    if common["job_id"]:
+        registry.release_retraining_lock(common["job_id"])
     return outcome
 
 

@@ -80,6 +80,12 @@ class Settings(BaseModel):
     retrain_max_model_age_days: float = Field(30.0, gt=0.0)
     retrain_cooldown_hours: float = Field(12.0, ge=0.0)
 
+    @property
+    def retraining_lock_seconds(self) -> int:
+        """How long a retraining holds the single slot at most: training's wait limit plus an hour for the
+        Lambda steps around it."""
+        return int(self.training_max_wait_seconds) + 3600
+
     @model_validator(mode="after")
     def _wait_covers_runtime(self) -> Settings:
         # SageMaker rejects managed Spot jobs whose wait time is shorter than their runtime.

@@ -72,7 +72,7 @@ def test_deploy_errors_are_4xx(admin, registry, good_model_dir):
     assert call(admin, bad)[0] == 422
 
 
-def test_train_starts_one_execution_at_a_time(admin, aws):
+def test_train_starts_one_execution_at_a_time(admin, aws, monkeypatch):
     status, body, _ = call(admin, api_event("api_model_train.json"))
     assert status == 202, body
     job_id = body["job_id"]
@@ -96,6 +96,21 @@ def test_train_starts_one_execution_at_a_time(admin, aws):
     assert (
         call(admin, api_event("api_model_train_status.json", path_parameters={"job_id": "bad id!"}))[0] == 404
     )
+    # a second starter racing the first: its RUNNING check read nothing, the lock still refuses it
+    import core.retraining
+    from core.registry import ModelRegistry
+    from core.retraining import start_retraining
+
+    registry = ModelRegistry()
+    registry.release_retraining_lock(job_id)  # however far that run got, another starter holds the slot now
+    registry.acquire_retraining_lock("train-other", ttl_seconds=3600)
+    monkeypatch.setattr(core.retraining, "list_executions", lambda *args, **kwargs: [])
+    with pytest.raises(Exception, match="retraining train-other is in progress"):
+        start_retraining(trigger="schedule", reasons=["race"], name="retrain-race")
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.describe_execution(executionArn=body["execution_arn"])["stateMachineArn"]
+    started = [e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]]
+    assert "retrain-race" not in started
 
 
 def test_train_rejects_reserved_hyperparameters(admin):

@@ -57,8 +57,12 @@ def test_record_outcome_sample_events(aws, load_event, registry, good_model_dir,
     registry.activate(active)
     candidate = registry.register_model_dir(weak_model_dir)["version"]
     assert (active, candidate) == ("v0001", "v0002")  # what the sample events refer to
-    rejected = module.lambda_handler(load_event("sfn_record_outcome_reject.json"), LambdaContext())
+    reject_event = load_event("sfn_record_outcome_reject.json")
+    registry.acquire_retraining_lock(reject_event["execution_name"], ttl_seconds=3600)
+    rejected = module.lambda_handler(reject_event, LambdaContext())
     assert rejected["status"] == "rejected" and registry.require(candidate)["status"] == "rejected"
+    registry.acquire_retraining_lock("next-run", ttl_seconds=3600)  # the outcome released the slot
+    registry.release_retraining_lock("next-run")
 
     failure = module.lambda_handler(load_event("sfn_record_outcome_failure.json"), LambdaContext())
     assert failure["status"] == "failed" and failure["error"] == "States.TaskFailed"

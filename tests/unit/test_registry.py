@@ -161,3 +161,21 @@ def test_prediction_lru_is_bounded():
     assert lru.get(("a",)) == {"v": 1}
     lru.put(("c",), {"v": 3})  # evicts b, the least recently used
     assert lru.get(("b",)) is None and len(lru) == 2
+
+
+def test_retraining_lock_admits_one_holder_until_released_or_expired(registry):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    registry.acquire_retraining_lock("train-a", ttl_seconds=3600, now=start)
+    registry.acquire_retraining_lock("train-a", ttl_seconds=3600, now=start)  # the same holder again: fine
+    with pytest.raises(Conflict, match="train-a is in progress") as refused:
+        registry.acquire_retraining_lock("retrain-b", ttl_seconds=3600, now=start + timedelta(minutes=5))
+    assert refused.value.details == {"job_id": "train-a"}
+    registry.release_retraining_lock("retrain-b")  # not the holder: nothing happens
+    with pytest.raises(Conflict):
+        registry.acquire_retraining_lock("retrain-b", ttl_seconds=3600, now=start + timedelta(minutes=6))
+    registry.release_retraining_lock("train-a")
+    registry.acquire_retraining_lock("retrain-b", ttl_seconds=3600, now=start + timedelta(minutes=7))
+    # a holder that never released (execution stopped from outside) blocks only until its lock expires
+    registry.acquire_retraining_lock("train-c", ttl_seconds=3600, now=start + timedelta(hours=2))
