@@ -85,24 +85,13 @@ def basic_tokens(text: str) -> list[str]:
 
 
 class WordPiece:
-    """Greedy longest-match-first WordPiece over a fixed vocabulary, with a per-word cache."""
+    """Greedy longest-match-first WordPiece over a fixed vocabulary (callers cache per word)."""
 
     def __init__(self, vocab: Sequence[str], unk_token: str = "[UNK]"):
         self.index = {tok: i for i, tok in enumerate(vocab)}
         self.unk_id = self.index.get(unk_token, -1)
-        self._cache: dict[str, tuple[int, ...]] = {}
 
     def word_ids(self, word: str) -> tuple[int, ...]:
-        cached = self._cache.get(word)
-        if cached is not None:
-            return cached
-        ids = self._split(word)
-        if len(self._cache) >= _WORD_CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[word] = ids
-        return ids
-
-    def _split(self, word: str) -> tuple[int, ...]:
         whole = self.index.get(word)
         if whole is not None:
             return (whole,)
@@ -148,12 +137,12 @@ class StaticEmbeddings:
 
     def __init__(self, vocab: Sequence[str], vectors_int8: np.ndarray, scales: np.ndarray,
                  weights: np.ndarray):
-        self.vocab = np.asarray(vocab)
+        self.vocab = list(vocab)
         self.vectors_int8 = np.ascontiguousarray(vectors_int8, dtype=np.int8)
         self.scales = np.ascontiguousarray(scales, dtype=np.float32)
         self.weights = np.array(weights, dtype=np.float32)
         # Unknown words contribute nothing rather than a meaningless [UNK] vector.
-        self.tokenizer = WordPiece(self.vocab.tolist())
+        self.tokenizer = WordPiece(self.vocab)
         if self.tokenizer.unk_id >= 0:
             self.weights[self.tokenizer.unk_id] = 0.0
         # Token weights folded into the dequantised rows once, so a text's sum is a plain gather + add.
@@ -197,7 +186,7 @@ class StaticEmbeddings:
 
     def token_vectors(self, text: str) -> list[tuple[str, np.ndarray]]:
         """Each token's share of the (unnormalised) weighted sum, for explanations."""
-        return [(str(self.vocab[i]), self.weighted_vectors[i]) for i in self.token_ids(text)]
+        return [(self.vocab[i], self.weighted_vectors[i]) for i in self.token_ids(text)]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"vocab_utf8": encode_vocab(self.vocab), "vectors_int8": self.vectors_int8,
