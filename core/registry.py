@@ -34,6 +34,10 @@ RETRAINING_LOCK_KEY = "LOCK#retraining"
 STATUSES = ("candidate", "active", "rejected", "retired")
 
 
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -126,7 +130,7 @@ class ModelRegistry:
                 ExpressionAttributeValues={":now": int(now.timestamp()), ":holder": holder},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _condition_failed(error):
                 raise
             key = {"version": RETRAINING_LOCK_KEY}
             current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
@@ -142,7 +146,7 @@ class ModelRegistry:
                 ExpressionAttributeValues={":holder": holder},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _condition_failed(error):
                 raise
 
     def active_item(self) -> dict | None:
@@ -381,7 +385,7 @@ class ModelRegistry:
                 ExpressionAttributeValues=to_dynamodb(values),
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(error):
                 raise Conflict(f"model version {version} is not in the expected state") from error
             raise
 
