@@ -1,0 +1,245 @@
+"""What AWS enforces and moto does not: the roles as samtranslator builds them, the customer key behind every
+encrypted resource, retained data, the Step Functions error names the retraining loop can really see."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+
+import pytest
+
+from local.stack import default_parameters, translate
+from tests.template_resources import REGION, REPO_ROOT, TEMPLATE_PATH, load_template
+
+ENCRYPTED_TYPES = {
+    "AWS::DynamoDB::Table": "dynamodb",
+    "AWS::SQS::Queue": "sqs",
+    "AWS::S3::Bucket": "s3",
+    "AWS::SecretsManager::Secret": "secretsmanager",
+    "AWS::SNS::Topic": "sns",
+}
+# Calls that make the service encrypt new data with the key as the caller (it then needs kms:GenerateDataKey);
+# every read, and for DynamoDB every call, needs kms:Decrypt.
+# https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html, .../services-s3.html,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+WRITE_ACTIONS = re.compile(
+    r"^(dynamodb:(PutItem|UpdateItem|BatchWriteItem|\*)|sqs:(SendMessage|\*)|s3:(PutObject|\*)|sns:Publish)$"
+)
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)  # samtranslator builds ARNs for a region
+
+
+def _sam() -> dict:
+    return load_template(TEMPLATE_PATH)
+
+
+def _translate(sam: dict) -> dict:
+    """samtranslator's output for `sam`, packaged as `sam package` would (code and definition in S3)."""
+    sam = copy.deepcopy(sam)
+    sam["Globals"]["Function"]["CodeUri"] = "s3://code-bucket/function.zip"
+    for spec in sam["Resources"].values():
+        if spec["Type"] == "AWS::Serverless::StateMachine":
+            spec["Properties"]["DefinitionUri"] = "s3://code-bucket/definition.json"
+    return translate(sam, default_parameters(sam))
+
+
+@functools.cache
+def _translated() -> str:
+    return json.dumps(_translate(_sam()))
+
+
+def cfn() -> dict:
+    return json.loads(_translated())
+
+
+def _mentions(node, logical_id: str) -> bool:
+    return re.search(rf"\b{re.escape(logical_id)}\b", json.dumps(node)) is not None
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_statements(template: dict, role_id: str) -> list[dict]:
+    role = template["Resources"][role_id]["Properties"]
+    return [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        if statement.get("Effect") == "Allow"
+    ]
+
+
+def _allows_on_key(statements: list[dict], action: str) -> bool:
+    for statement in statements:
+        actions = _as_list(statement.get("Action", []))
+        if not any(a in (action, "kms:*", "*") for a in actions):
+            continue
+        resources = _as_list(statement.get("Resource", []))
+        if "*" in resources or _mentions(resources, "DataKey"):
+            return True
+    return False
+
+
+def missing_key_permissions(template: dict) -> list[str]:
+    """The key permissions missing from Lambda roles that act on resources encrypted with DataKey."""
+    resources = template["Resources"]
+    encrypted = {
+        logical_id: ENCRYPTED_TYPES[spec["Type"]]
+        for logical_id, spec in resources.items()
+        if spec["Type"] in ENCRYPTED_TYPES and _mentions(spec.get("Properties", {}), "DataKey")
+    }
+    problems = []
+    for function_id, spec in resources.items():
+        if spec["Type"] != "AWS::Lambda::Function":
+            continue
+        role_id = spec["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = _role_statements(template, role_id)
+        needs: set[str] = set()
+        for statement in statements:
+            actions = _as_list(statement.get("Action", []))
+            for target, service in encrypted.items():
+                service_actions = [a for a in actions if a.startswith(f"{service}:") or a == "*"]
+                if not service_actions or not _mentions(statement.get("Resource", []), target):
+                    continue
+                needs.add("kms:Decrypt")
+                if any(WRITE_ACTIONS.match(a) for a in service_actions):
+                    needs.add("kms:GenerateDataKey")
+        for action in sorted(needs):
+            if not _allows_on_key(statements, action):
+                problems.append(f"{function_id}: {action} on DataKey")
+    return problems
+
+
+def test_every_function_has_the_key_permissions_its_encrypted_resources_need():
+    assert missing_key_permissions(cfn()) == []
+
+
+def test_the_key_check_notices_a_removed_permission():
+    sam = _sam()
+    broken = copy.deepcopy(sam)
+    policies = broken["Resources"]["RecordOutcomeFunction"]["Properties"]["Policies"]
+    broken["Resources"]["RecordOutcomeFunction"]["Properties"]["Policies"] = [
+        p for p in policies if not (isinstance(p, dict) and _mentions(p.get("Statement", []), "DataKey"))
+    ]
+    problems = missing_key_permissions(_translate(broken))
+    assert problems == [
+        "RecordOutcomeFunction: kms:Decrypt on DataKey",
+        "RecordOutcomeFunction: kms:GenerateDataKey on DataKey",
+    ]
+
+
+def test_the_key_outlives_the_stack_like_the_data_it_encrypts():
+    resources = _sam()["Resources"]
+    retained = [
+        logical_id
+        for logical_id, spec in resources.items()
+        if spec.get("DeletionPolicy") == "Retain" and _mentions(spec.get("Properties", {}), "DataKey")
+    ]
+    assert retained, "no retained encrypted resource found"
+    key = resources["DataKey"]
+    assert key.get("DeletionPolicy") == "Retain" and key.get("UpdateReplacePolicy") == "Retain"
+
+
+def test_key_grants_to_service_principals_are_scoped_to_this_account():
+    statements = _sam()["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services = [s for s in statements if "Service" in s["Principal"]]
+    assert [s["Principal"]["Service"] for s in services] == ["cloudwatch.amazonaws.com"]
+    for statement in services:
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        assert "aws:SourceArn" in statement["Condition"]["ArnLike"]
+
+
+def test_training_instance_types_have_no_local_storage():
+    allowed = _sam()["Parameters"]["TrainingInstanceType"]["AllowedValues"]
+    assert _sam()["Parameters"]["TrainingInstanceType"]["Default"] in allowed
+    # A "d" after the generation (m5d, c5d, r5d) or a GPU family with NVMe (g4dn, p3dn) has instance storage.
+    assert [t for t in allowed if re.match(r"^ml\.[a-z]+\d+[a-z]*d[a-z]*\.", t)] == []
+
+
+def test_every_function_logs_to_a_group_with_a_retention():
+    resources = _sam()["Resources"]
+    functions = [k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"]
+    groups = {
+        json.dumps(v["Properties"]["LogGroupName"]): v["Properties"]
+        for v in resources.values()
+        if v["Type"] == "AWS::Logs::LogGroup"
+    }
+    for function in functions:
+        group = groups.get(json.dumps({"Fn::Sub": f"/aws/lambda/${{{function}}}"}))
+        assert group is not None, function
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_alarms_cover_retrain_check_errors_and_aborted_executions():
+    resources = _sam()["Resources"]
+    check = resources["RetrainCheckErrorsAlarm"]["Properties"]
+    assert check["MetricName"] == "Errors"
+    assert check["Dimensions"][0]["Value"] == {"Ref": "RetrainCheckFunction"}
+    metrics = resources["RetrainingFailedAlarm"]["Properties"]["Metrics"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
+    assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    expression = next(m["Expression"] for m in metrics if "Expression" in m)
+    assert all(m["Id"] in expression for m in metrics if "MetricStat" in m)
+
+
+def test_state_machine_role_has_what_create_training_job_sync_needs():
+    # https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html
+    template = cfn()
+    role_id = template["Resources"]["RetrainingStateMachine"]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    actions = {a for s in _role_statements(template, role_id) for a in _as_list(s["Action"])}
+    assert {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+        "iam:PassRole",
+    } <= actions
+
+
+# Names Step Functions raises for the optimized SageMaker integration: the SDK's exception classes.
+SAGEMAKER_ERRORS = {
+    "SageMaker.AmazonSageMakerException",
+    "SageMaker.ResourceInUseException",
+    "SageMaker.ResourceLimitExceededException",
+    "SageMaker.ResourceNotFoundException",
+    "SageMaker.ConflictException",
+}
+RETRYABLE_SAGEMAKER = {"SageMaker.ResourceLimitExceededException"}
+
+
+@pytest.fixture
+def states() -> dict:
+    return json.loads((REPO_ROOT / "statemachines" / "retraining.asl.json").read_text())["States"]
+
+
+def test_train_retries_only_errors_that_exist_and_leave_no_job_behind(states):
+    retried = {name for rule in states["Train"]["Retry"] for name in rule["ErrorEquals"]}
+    assert retried <= SAGEMAKER_ERRORS, retried - SAGEMAKER_ERRORS
+    # Any other error either means the request is wrong (same result every time) or the job exists, so a retry
+    # with the same TrainingJobName could only fail with ResourceInUse.
+    assert retried <= RETRYABLE_SAGEMAKER
+
+
+def test_lambda_steps_retry_only_lambda_errors_step_functions_raises(states):
+    # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+    known = {
+        "Lambda.TooManyRequestsException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.ClientExecutionTimeoutException",
+    }
+    for name, state in states.items():
+        if state["Type"] == "Task" and name != "Train":
+            retried = {error for rule in state["Retry"] for error in rule["ErrorEquals"]}
+            assert retried <= known, (name, retried - known)
