@@ -384,7 +384,6 @@ def prepare_data(event: dict, settings: Settings | None = None) -> dict:
         "golden_uri": f"s3://{settings.data_bucket}/{prefix}/golden/golden.jsonl",
         "sourcedir_uri": f"s3://{settings.data_bucket}/{code_key}",
         "code_sha256": digest,
-        "checkpoint_uri": f"s3://{settings.artifacts_bucket}/checkpoints/{job_name}/",
         "hyperparameters": hyperparameters,
         "max_runtime_seconds": settings.training_max_runtime_seconds,
         "max_wait_seconds": settings.training_max_wait_seconds,

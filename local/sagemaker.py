@@ -8,12 +8,14 @@ Two gaps in moto 5.2.5 are closed here:
   "InProgress" while the training entry point runs in a subprocess with SageMaker's conventions (channels in
   <dir>/input/data/<channel>, SM_* variables, hyperparameters.json, model dir packed as model.tar.gz into the
   job's S3ModelArtifacts), and ends "Completed" or "Failed" with the script's last error lines as the reason.
-SageMaker API errors fail the task as Step Functions names them, `SageMaker.<error code>` (e.g.
-`SageMaker.ThrottlingException`), so the state machine's Retry and Catch match locally as they do on AWS.
+SageMaker API errors fail the task as Step Functions names them: the SDK exception class, i.e. a modelled
+error as `SageMaker.<Code>Exception` (`SageMaker.ResourceLimitExceededException`) and any other (validation,
+throttling) as `SageMaker.AmazonSageMakerException`, so Retry and Catch match locally as they do on AWS.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -39,17 +41,31 @@ keep_work_dirs = False
 # ---------------------------------------------------------------- Step Functions integration
 
 
+@functools.cache
+def _modelled_errors() -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(shape.name for shape in model.error_shapes)
+
+
 def service_error(error) -> tuple[str, str]:
-    """(error, cause) of a failed SageMaker call as Step Functions reports it: `SageMaker.<code>`."""
+    """(error, cause) of a failed SageMaker call as Step Functions reports it: the name of the SDK's exception
+    class (com.amazonaws.services.sagemaker.model: ResourceLimitExceededException, ..., and the base
+    AmazonSageMakerException for errors the service model does not declare)."""
     details = error.response.get("Error") or {}
     metadata = error.response.get("ResponseMetadata") or {}
-    code = details.get("Code") or "AmazonSageMakerException"
+    code = details.get("Code") or ""
+    if code in _modelled_errors():
+        name = code if code.endswith("Exception") else f"{code}Exception"
+    else:
+        name = "AmazonSageMakerException"
     cause = (
         f"{details.get('Message', '')} (Service: AmazonSageMaker; "
         f"Status Code: {metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
         f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
     )
-    return f"SageMaker.{code}", cause
+    return f"SageMaker.{name}", cause
 
 
 def _service_class():

@@ -35,7 +35,7 @@ RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
 
 @dataclass
 class TrainingBehaviour:
-    throttle_next_creates: int = 0
+    refuse_next_creates: list[str] = field(default_factory=list)  # SageMaker error codes, one per create
     fail_jobs: bool = False
     created: list[str] = field(default_factory=list)
 
@@ -75,25 +75,26 @@ class TrainingBehaviour:
 
 @contextmanager
 def local_sagemaker(behaviour: TrainingBehaviour):
-    """local/sagemaker.py installed over moto, training the `behaviour` way; CreateTrainingJob throttles
-    (ThrottlingException, as SageMaker's API does) while `behaviour.throttle_next_creates` > 0."""
+    """local/sagemaker.py installed over moto, training the `behaviour` way; CreateTrainingJob is refused with
+    the next code of `behaviour.refuse_next_creates` (e.g. ResourceLimitExceeded, ValidationException) while
+    any are left."""
     from moto.sagemaker.exceptions import SagemakerClientError
     from moto.sagemaker.models import SageMakerModelBackend
 
     from local import sagemaker
 
-    class Throttled(SagemakerClientError):
-        code = "ThrottlingException"  # a common AWS error, not in SageMaker's model: moto warns, AWS sends it
+    class Refused(SagemakerClientError):
+        pass
 
-    warnings.filterwarnings("ignore", message=r"Exception\(Throttled\)", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"Exception\(Refused\)", category=UserWarning)
 
     sagemaker.install(train=behaviour.train)
     create = SageMakerModelBackend.create_training_job
 
     def throttled_create(backend, *args, **kwargs):
-        if behaviour.throttle_next_creates > 0:
-            behaviour.throttle_next_creates -= 1
-            raise Throttled("Rate exceeded")
+        if behaviour.refuse_next_creates:
+            code = behaviour.refuse_next_creates.pop(0)
+            raise Refused(code, f"{code} (test)")
         return create(backend, *args, **kwargs)
 
     SageMakerModelBackend.create_training_job = throttled_create

@@ -89,7 +89,7 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert request["HyperParameters"]["C"] == "5.0"
     assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
-    assert request["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/mlnews-dev-retrain-promote/")
+    assert "CheckpointConfig" not in request  # nothing writes or resumes checkpoints: a Spot restart retrains
     s3 = boto3.client("s3")
     bucket = pipeline.name("DataBucket")
     train_lines = s3.get_object(Bucket=bucket, Key="runs/retrain-promote/train/train.jsonl")["Body"].read()
@@ -166,8 +166,10 @@ def test_missing_base_dataset_fails_in_prepare_data(pipeline):
     assert pipeline.training.created == []
 
 
-def test_throttled_training_request_is_retried(pipeline, base_dataset):
-    pipeline.training.throttle_next_creates = 1
+def test_training_refused_for_a_resource_limit_is_retried_under_the_name_step_functions_raises(
+    pipeline, base_dataset
+):
+    pipeline.training.refuse_next_creates = ["ResourceLimitExceeded"]
     arn = pipeline.start("retrain-retry")
     result = pipeline.wait(arn)
     assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
@@ -176,9 +178,24 @@ def test_throttled_training_request_is_retried(pipeline, base_dataset):
         for event in pipeline.history(arn)
         if event["type"] == "TaskFailed"
     ]
-    assert failures == ["SageMaker.ThrottlingException"]
+    assert failures == ["SageMaker.ResourceLimitExceededException"]
     assert pipeline.training.created == ["mlnews-dev-retrain-retry"]
     assert json.loads(result["output"])["outcome"]["status"] == "deployed"
+
+
+def test_invalid_training_request_fails_at_once_without_retrying_the_same_job_name(pipeline, base_dataset):
+    pipeline.training.refuse_next_creates = ["ValidationException"]
+    arn = pipeline.start("retrain-invalid")
+    result = pipeline.wait(arn)
+    assert result["status"] == "FAILED"
+    failures = [
+        event["taskFailedEventDetails"]["error"]
+        for event in pipeline.history(arn)
+        if event["type"] == "TaskFailed"
+    ]
+    # One attempt: a validation error is not retryable, and Step Functions reports it under the base name.
+    assert failures == ["SageMaker.AmazonSageMakerException"]
+    assert pipeline.training.refuse_next_creates == [] and pipeline.training.created == []
 
 
 def test_scheduled_retrain_check_starts_one_execution(pipeline, base_dataset, load_schedule_event):

@@ -260,7 +260,7 @@ def test_state_machine_definition_shape():
     assert params["EnableManagedSpotTraining"] is True
     assert set(params["StoppingCondition"]) == {"MaxRuntimeInSeconds.$", "MaxWaitTimeInSeconds.$"}
     assert params["AlgorithmSpecification"]["TrainingImage"] == "${TrainingImage}"
-    assert "CheckpointConfig" in params and params["OutputDataConfig"]["KmsKeyId"] == "${DataKeyArn}"
+    assert "CheckpointConfig" not in params and params["OutputDataConfig"]["KmsKeyId"] == "${DataKeyArn}"
     assert states["PromotionGate"]["Choices"][0]["Variable"] == "$.evaluation.decision.promote"
     for name, state in states.items():
         if state["Type"] == "Task" and name != "RecordFailure":
