@@ -6,6 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install test lint unit bench demo local localstack clean
 
+# The Lambda runtime is python3.12: the handler tests also run there. No fallback to another Python, so a
+# 3.12-only failure cannot pass unnoticed; pyenv installs are found when python3.12 is not on PATH.
+LAMBDA_VENV := .venv-lambda
+LAMBDA_BIN := $(LAMBDA_VENV)/bin
+LAMBDA_STAMP := $(LAMBDA_VENV)/.installed-stamp
+PYTHON_LAMBDA ?= $(shell v=$(LAMBDA_PYTHON_VERSION); for p in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
+	"$$p" -c "import sys; assert sys.version.startswith('$$v.')" 2>/dev/null && { echo "$$p"; break; }; done)
+HANDLER_TESTS := $(wildcard tests/unit/test_handlers_*.py)
+
 install: $(STAMP)
 
 # Reinstall when the pins change. pip, setuptools and wheel are pinned too, so a fresh clone builds the same way.
@@ -15,12 +24,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+$(LAMBDA_STAMP): pyproject.toml
+	@test -n "$(PYTHON_LAMBDA)" || { echo "Python $(LAMBDA_PYTHON_VERSION) (the Lambda runtime) is needed for the handler tests: install it (e.g. pyenv install $(LAMBDA_PYTHON_VERSION)) or set PYTHON_LAMBDA=/path/to/python$(LAMBDA_PYTHON_VERSION)"; exit 2; }
+	$(PYTHON_LAMBDA) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(LAMBDA_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(LAMBDA_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 
-test: lint
+test: lint $(LAMBDA_STAMP)
 	$(BIN)/python -m pytest -q
+	@echo "Handler tests again on the Lambda runtime's Python ($(LAMBDA_PYTHON_VERSION)):"
+	$(LAMBDA_BIN)/python -m pytest -q -p no:cacheprovider $(HANDLER_TESTS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -40,7 +58,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) .pytest_cache .ruff_cache build *.egg-info
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
