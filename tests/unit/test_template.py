@@ -245,6 +245,7 @@ def test_state_machine_failure_alarm_and_schedule():
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m} == {
         "ExecutionsFailed",
         "ExecutionsTimedOut",
+        "ExecutionsAborted",
     }
     schedule = FUNCTIONS["RetrainCheckFunction"]["Properties"]["Events"]["Schedule"]
     assert schedule["Properties"]["Schedule"] == {"Ref": "RetrainSchedule"}
