@@ -299,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="JSON lines output for headline arguments")
     pr.set_defaults(func=cmd_predict)
 
+    from cli import smoke
+
+    smoke.add_parser(sub)
+
     try:
         import local.cli as local_cli
     except ImportError:
