@@ -7,6 +7,8 @@ imports the function's handler from the repository and calls it. Lambda function
 the project modules (`core`, `handlers`, `training`), the way each function has its own container in AWS, so
 per-process caches (settings, clients, loaded models) never leak from one function into another.
 Invocations are serialised by one re-entrant lock because environment variables are process-global.
+Async invokes (InvocationType=Event) return 202 at once and run on a worker thread, as on AWS: run inline, a
+handler that invokes another function asynchronously would wait on the lock it holds (another server thread).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import re
 import sys
 import threading
@@ -241,6 +244,47 @@ class InProcessLambda:
             pass
 
 
+class AsyncInvoker:
+    """One daemon worker that runs queued async invocations in order, after their caller returned."""
+
+    def __init__(self):
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._guard = threading.Lock()
+
+    def submit(self, call) -> None:
+        with self._guard:
+            if self._thread is None:
+                self._queue, self._closing = queue.Queue(), threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue, self._closing), name="lambda-async", daemon=True
+                )
+                self._thread.start()
+            self._queue.put(call)
+
+    @staticmethod
+    def _run(work: queue.Queue, closing: threading.Event) -> None:
+        while (call := work.get()) is not None:
+            if closing.is_set():
+                continue  # stopping: drop what is left
+            try:
+                call()
+            except Exception:  # a failed async invoke must not kill the worker (AWS would retry it)
+                traceback.print_exc(file=sys.stderr)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let queued invocations finish for up to `timeout` seconds, then drop the rest."""
+        with self._guard:
+            thread, work, closing = self._thread, self._queue, self._closing
+            self._thread = self._queue = None
+        if thread is None:
+            return
+        work.put(None)
+        thread.join(timeout)
+        closing.set()
+
+
 def _restore_environ(saved: dict[str, str | None]) -> None:
     """Put back variables as they were (None: was not set)."""
     for key, value in saved.items():
@@ -270,6 +314,8 @@ class Emulator:
         self._saved_env: dict[str, str | None] = {}
         self._saved_stdout = None
         self._original_invoke = None
+        self._original_function_invoke = None
+        self.async_invoker = AsyncInvoker()
         self.port: int | None = None
 
     @property
@@ -310,6 +356,7 @@ class Emulator:
         ).read()
 
     def stop(self) -> None:
+        self.async_invoker.close()  # before the reset: queued work still sees its resources
         if self._server is not None:
             self.reset()
             self._server.stop()
@@ -357,6 +404,17 @@ class Emulator:
             return lambdas.invoke(function, event)
 
         LambdaFunction._invoke_lambda = _invoke_lambda
+        original_invoke = self._original_function_invoke = LambdaFunction.invoke
+        invoker = self.async_invoker
+
+        def invoke(function, body, request_headers, response_headers):
+            if (request_headers or {}).get("x-amz-invocation-type") != "Event":
+                return original_invoke(function, body, request_headers, response_headers)
+            # a plain dict: the request's own headers object may not outlive the request
+            invoker.submit(lambda: original_invoke(function, body, {"x-amz-invocation-type": "Event"}, {}))
+            return b""  # AWS answers 202 with an empty body; not None, which moto turns into a 404
+
+        LambdaFunction.invoke = invoke
         if not lambdas.echo_logs and not isinstance(sys.stdout, ThreadRoutedStream):
             self._saved_stdout = sys.stdout
             lambdas.stream = ThreadRoutedStream(sys.stdout)
@@ -368,6 +426,9 @@ class Emulator:
         if self._original_invoke is not None:
             LambdaFunction._invoke_lambda = self._original_invoke
             self._original_invoke = None
+        if self._original_function_invoke is not None:
+            LambdaFunction.invoke = self._original_function_invoke
+            self._original_function_invoke = None
         if self._saved_stdout is not None and sys.stdout is self.lambdas.stream:
             sys.stdout = self._saved_stdout
         self._saved_stdout = None

@@ -42,6 +42,9 @@ def test_lambda_invoke_method_that_local_mode_replaces():
             LambdaFunction, attribute
         ), attribute
     assert params(LambdaFunction.save_logs) == ["self", "output"]
+    # local mode replaces invoke too, to run InvocationType=Event invokes on a worker thread
+    assert params(LambdaFunction.invoke) == ["self", "body", "request_headers", "response_headers"]
+    assert 'request_headers.get("x-amz-invocation-type"' in invoke_source
 
 
 def test_use_docker_false_would_bypass_the_patch():
