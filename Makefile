@@ -31,9 +31,21 @@ $(LAMBDA_STAMP): pyproject.toml
 	$(LAMBDA_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(LAMBDA_STAMP)
 
-lint: $(STAMP)
+# ---------------------------------------------------------------- AWS tooling for `make lint` (issue 7)
+# Each tool in its own sandbox with exact pins, reinstalled only when its pin file changes (stamps).
+# asl-validator (npm, tools/aws/package*.json, `npm ci`: the lockfile decides) checks every state machine
+# with the template's DefinitionSubstitutions applied (tools/validate_asl.py).
+AWS_TOOLS := tools/aws
+NODE_STAMP := $(AWS_TOOLS)/node_modules/.installed-stamp
+
+$(NODE_STAMP): $(AWS_TOOLS)/package.json $(AWS_TOOLS)/package-lock.json
+	cd $(AWS_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python tools/validate_asl.py template.yaml
 
 test: lint $(LAMBDA_STAMP)
 	$(BIN)/python -m pytest -q
@@ -58,7 +70,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
