@@ -42,10 +42,22 @@ $(NODE_STAMP): $(AWS_TOOLS)/package.json $(AWS_TOOLS)/package-lock.json
 	cd $(AWS_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
-lint: $(STAMP) $(NODE_STAMP)
+# checkov (pip, fully pinned in tools/checkov-requirements.txt) in its own venv: its dependencies conflict with
+# the project's pins. Findings must be accepted per resource, with a reason, in tools/checkov-accepted.yaml.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	@touch $(CHECKOV_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python tools/validate_asl.py template.yaml
+	$(CHECKOV_VENV)/bin/python tools/checkov_check.py template.yaml
 
 test: lint $(LAMBDA_STAMP)
 	$(BIN)/python -m pytest -q
@@ -70,7 +82,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
