@@ -53,11 +53,25 @@ $(CHECKOV_STAMP): tools/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
 	@touch $(CHECKOV_STAMP)
 
-lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
+# aws-sam-cli (pip, fully pinned in tools/sam-requirements.txt) in its own venv, for `sam validate --lint`:
+# offline, with dummy credentials (it needs a region and credentials to start, and calls no AWS API with --lint).
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+SAM_OFFLINE := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+
+$(SAM_STAMP): tools/sam-requirements.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/sam-requirements.txt
+	@touch $(SAM_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python tools/validate_asl.py template.yaml
 	$(CHECKOV_VENV)/bin/python tools/checkov_check.py template.yaml
+	$(SAM_OFFLINE) $(SAM_VENV)/bin/sam validate --lint -t template.yaml
 
 test: lint $(LAMBDA_STAMP)
 	$(BIN)/python -m pytest -q
@@ -82,7 +96,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(SAM_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
