@@ -20,32 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+from local.stack import load_template  # the project's one CloudFormation YAML loader
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VALIDATOR = ROOT / "tools" / "aws" / "node_modules" / ".bin" / "asl-validator"
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) as {"Fn": value}."""
-
-
-def _cfn_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def _arn_for(logical_id: str, resource: dict) -> str:
@@ -126,7 +106,7 @@ def stand_in(name: str, binding: object, template: dict) -> str:
 
 
 def substituted_definitions(template_path: Path) -> list[tuple[str, str]]:
-    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = load_template(template_path)
     out = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::StateMachine":
