@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local.iam.enforcement import access_control
+from local.iam.enforcement import install as install_iam_checks
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 
@@ -180,7 +183,9 @@ class InProcessLambda:
         env.update(
             {k: self._private_tmp(function, str(v)) for k, v in (function.environment_vars or {}).items()}
         )
-        env.update(_LOCAL_ENV)  # tracing stays off locally and credentials stay dummy
+        env.update(_LOCAL_ENV)  # tracing stays off locally
+        if access_control.knows(function.role):  # as Lambda does: the role's credentials, checked (local/iam)
+            env.update(access_control.credentials(function.role, function.function_name))
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         try:
@@ -316,6 +321,7 @@ class Emulator:
         self._original_invoke = None
         self._original_function_invoke = None
         self.async_invoker = AsyncInvoker()
+        self._saved_moto_config: dict = {}
         self.port: int | None = None
 
     @property
@@ -326,9 +332,14 @@ class Emulator:
         from moto.core.config import default_user_config
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        # moto's settings are process-wide: kept to be put back on stop, so code that runs moto in the same
+        # process afterwards (a test suite) gets moto as it was, e.g. state machines that do not execute.
+        self._saved_moto_config = {key: default_user_config.get(key) for key in ("stepfunctions", "lambda")}
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         # use_docker stays on ("off" routes invokes to a no-op backend); the Docker call itself is replaced.
         default_user_config["lambda"] = {"use_docker": True}
+        install_iam_checks()
+        access_control.reset()  # roles of an earlier deployment in this process no longer exist
         self._install_lambda()
         from local import sagemaker
 
@@ -365,9 +376,20 @@ class Emulator:
 
         sagemaker.uninstall()
         self._uninstall_lambda()
+        self._restore_moto_config()
         _restore_environ(self._saved_env)
         self._saved_env = {}
         _reset_project_clients()
+
+    def _restore_moto_config(self) -> None:
+        from moto.core.config import default_user_config
+
+        for key, value in self._saved_moto_config.items():
+            if value is None:
+                default_user_config.pop(key, None)
+            else:
+                default_user_config[key] = value
+        self._saved_moto_config = {}
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -27,6 +27,7 @@ class Mapping:
     batch_size: int
     window_seconds: float
     report_failures: bool
+    sqs: object | None = None  # client that polls as the function's role (None: the poller's own)
 
 
 @dataclass
@@ -49,6 +50,7 @@ def sqs_mappings(lambda_client, sqs_client) -> list[Mapping]:
             ):
                 continue
             url = sqs_client.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+            role = lambda_client.get_function_configuration(FunctionName=esm["FunctionArn"])["Role"]
             found.append(
                 Mapping(
                     esm["UUID"],
@@ -58,9 +60,26 @@ def sqs_mappings(lambda_client, sqs_client) -> list[Mapping]:
                     int(esm.get("BatchSize") or 10),
                     float(esm.get("MaximumBatchingWindowInSeconds") or 0),
                     "ReportBatchItemFailures" in (esm.get("FunctionResponseTypes") or []),
+                    _polling_client(sqs_client, role, esm["FunctionArn"]),
                 )
             )
     return found
+
+
+def _polling_client(sqs_client, role_arn: str, function_arn: str):
+    """Lambda polls a queue with the function's execution role (ReceiveMessage, DeleteMessage and, for an
+    encrypted queue, kms:Decrypt), so the poller does too when local IAM knows the role."""
+    from local.iam.enforcement import access_control, role_client
+
+    if not access_control.knows(role_arn):
+        return None
+    return role_client(
+        "sqs",
+        role_arn,
+        function_arn.rsplit(":", 1)[-1],
+        sqs_client.meta.region_name,
+        sqs_client.meta.endpoint_url,
+    )
 
 
 def disable_moto_sqs_mappings() -> None:
@@ -128,13 +147,17 @@ class SqsPoller:
         messages: list[dict] = []
         deadline = None
         while len(messages) < mapping.batch_size:
-            got = self.sqs.receive_message(
-                QueueUrl=mapping.queue_url,
-                MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),
-                WaitTimeSeconds=0,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            got = (
+                (mapping.sqs or self.sqs)
+                .receive_message(
+                    QueueUrl=mapping.queue_url,
+                    MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),
+                    WaitTimeSeconds=0,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+                .get("Messages", [])
+            )
             messages += got
             if not messages:
                 return []
@@ -159,7 +182,9 @@ class SqsPoller:
             if message["MessageId"] in failed:
                 outcome.failed.append(message["MessageId"])
                 continue
-            self.sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            (mapping.sqs or self.sqs).delete_message(
+                QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
             outcome.deleted.append(message["MessageId"])
         self.delivered += len(outcome.deleted)
         self.failures += len(outcome.failed)

@@ -25,7 +25,9 @@ from typing import Any
 
 import yaml
 
+from local.cfn import Values, attributes_of
 from local.emulator import ACCOUNT_ID, lambda_sources
+from local.iam import roles as iam_roles
 
 DEFAULT_STACK_NAME = "mlnews-local"
 DEPLOY_BUCKET = "mlnews-local-deployment"
@@ -128,6 +130,7 @@ class Deployment:
     schedules: list[ScheduleTarget] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     not_emulated: dict[str, int] = field(default_factory=dict)  # resource type -> count (moto lacks them)
+    role_arns: dict[str, str] = field(default_factory=dict)  # function / state machine -> its role ARN
 
     def physical(self, logical_id: str) -> str:
         if logical_id in self.state_machines:
@@ -569,7 +572,29 @@ def deploy(
         emulator.lambdas.code_dirs[name] = code_dirs.get(logical_id, template_path.parent)
         config = lam.get_function_configuration(FunctionName=name)
         deployment._function_env[logical_id] = (config.get("Environment") or {}).get("Variables", {})
+    deployment.role_arns = iam_roles.register(cfn, deployed_values(deployment))
     return deployment
+
+
+def deployed_values(deployment: Deployment) -> Values:
+    """What the template's intrinsics resolve to in this deployment (for local IAM: roles and keys)."""
+    attributes = {
+        logical_id: attributes_of(rtype, physical, deployment.region)
+        for logical_id, (rtype, physical) in deployment.resources.items()
+        if physical
+    }
+    for logical_id, values in _placeholders(
+        deployment.cfn, deployment.stack_name, deployment.region, deployment.parameters
+    ).items():
+        attributes[logical_id] = {("Ref" if key == "" else key): value for key, value in values.items()}
+    return Values(
+        region=deployment.region,
+        parameters=deployment.parameters,
+        attributes=attributes,
+        conditions=deployment.cfn.get("Conditions", {}),
+        mappings=deployment.cfn.get("Mappings", {}),
+        stack_name=deployment.stack_name,
+    )
 
 
 def _not_emulated(for_moto: dict) -> dict[str, int]:

@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from local.iam.enforcement import access_control
+from local.iam.enforcement import install as install_iam_checks
+
+# Every AWS call made as a function, the state machine or a training job is authorized against its role as
+# template.yaml defines it (local/iam); installed before any botocore session exists so all are checked.
+install_iam_checks()
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -157,3 +164,18 @@ def tiny_model_dir(tmp_path_factory, generated_rows) -> Path:
     records = [NewsRecord.model_validate(r) for r in generated_rows]
     train_to_dir(records, out, hyperparameters={"embeddings": "none", "word_min_df": 1, "char_min_df": 1})
     return out
+
+
+@pytest.fixture(autouse=True)
+def iam_conformance():
+    """Fail the test when code running as a role made a call the role does not allow (AWS would refuse it).
+    Tests that provoke a refusal on purpose take it with local.iam.enforcement.expected_denials()."""
+    access_control.take_denials()
+    yield
+    denials = access_control.take_denials()
+    if denials:
+        pytest.fail(
+            "AWS would refuse these calls (IAM, as template.yaml defines the roles):\n"
+            + "\n".join(denial.report() for denial in denials),
+            pytrace=False,
+        )

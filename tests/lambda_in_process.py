@@ -18,7 +18,8 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 
-from tests.template_resources import REGION, Stack, shared_session
+from local.iam.enforcement import access_control
+from tests.template_resources import REGION, Stack, create_role, shared_session
 
 _LOCK = threading.RLock()
 PATCHED_NAME = "_invoke_lambda"
@@ -67,8 +68,11 @@ def call_handler(handler_path: str, event, environment: dict[str, str], function
 
 def _in_process_invoke(self, event):
     payload = event if not isinstance(event, str) else json.loads(event or "{}")
+    environment = dict(self.environment_vars or {})
+    if access_control.knows(self.role):  # Lambda gives the handler its role's credentials
+        environment.update(access_control.credentials(self.role, self.function_name))
     try:
-        result = call_handler(self.handler, payload, dict(self.environment_vars or {}), self.function_name)
+        result = call_handler(self.handler, payload, environment, self.function_name)
         return json.dumps(result), False, ""
     except Exception as error:  # reported to the caller like Lambda does
         body = {
@@ -102,23 +106,7 @@ def create_functions(
     stack: Stack, logical_ids: list[str] | None = None, overrides: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Create the template's functions in moto (environment from the template); returns logical id -> ARN."""
-    session = shared_session()
-    iam, lambda_client = session.client("iam"), session.client("lambda")
-    role = iam.create_role(
-        RoleName=f"fn-role-{uuid.uuid4().hex[:8]}",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    lambda_client = shared_session().client("lambda")
     globals_ = stack.template.get("Globals", {}).get("Function", {})
     arns = {}
     for logical in logical_ids or stack.logical_ids("AWS::Serverless::Function"):
@@ -129,7 +117,7 @@ def create_functions(
         arn = lambda_client.create_function(
             FunctionName=name,
             Runtime=globals_.get("Runtime", "python3.12"),
-            Role=role,
+            Role=create_role(stack, logical, "lambda.amazonaws.com"),
             Handler=props["Handler"],
             Code={"ZipFile": _dummy_zip()},
             Timeout=int(props.get("Timeout", globals_.get("Timeout", 30))),

@@ -17,6 +17,9 @@ from pathlib import Path
 import boto3
 import yaml
 
+from local.cfn import Values, attributes_of, resolve
+from local.iam import roles as iam_roles
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
@@ -81,60 +84,24 @@ class Stack:
 
     template: dict
     parameters: dict
-    attributes: dict = field(default_factory=dict)  # logical id -> {"Ref": ..., "Arn": ..., ...}
+    attributes: dict = field(default_factory=dict)  # logical id -> {"Ref": ..., "Arn": ...}
+    role_arns: dict = field(default_factory=dict)  # function / state machine logical id -> role ARN
+
+    def values(self) -> Values:
+        return Values(
+            region=REGION,
+            parameters=self.parameters,
+            attributes=self.attributes,
+            conditions=self.template.get("Conditions", {}),
+            mappings=self.template.get("Mappings", {}),
+            stack_name="mlnews-test",
+        )
 
     def resolve(self, value):
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(arg)
-            if key == "Fn::GetAtt":
-                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.attributes[logical][attribute]
-            if key == "Fn::Sub":
-                return self._sub(arg)
-            if key == "Fn::If":
-                condition, when_true, when_false = arg
-                return self.resolve(when_true if self.condition(condition) else when_false)
-            if key == "Fn::Equals":
-                left, right = (self.resolve(item) for item in arg)
-                return str(left) == str(right)
-        return {key: self.resolve(item) for key, item in value.items()}
+        return resolve(value, self.values())
 
     def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.template["Conditions"][name]))
-
-    def _ref(self, name: str):
-        pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "mlnews-test",
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        return self.attributes[name]["Ref"]
-
-    def _sub(self, arg):
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-
-        def replace(match):
-            token = match.group(1)
-            if token in variables:
-                return str(self.resolve(variables[token]))
-            if "." in token and not token.startswith("AWS::"):
-                logical, attribute = token.split(".", 1)
-                return str(self.attributes[logical][attribute])
-            return str(self._ref(token))
-
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        return self.values().condition(name)
 
     def resource(self, logical_id: str) -> dict:
         return self.template["Resources"][logical_id]
@@ -170,9 +137,12 @@ def _physical_name(logical_id: str) -> str:
     return f"mlnews-test-{logical_id}-{secrets.token_hex(3)}".lower()
 
 
-def create_stack(parameters: dict | None = None, session: boto3.session.Session | None = None) -> Stack:
-    """Create keys, secrets, buckets, tables, queues and the event bus of template.yaml (in moto)."""
-    template = load_template()
+def create_stack(
+    parameters: dict | None = None, session: boto3.session.Session | None = None, template: dict | None = None
+) -> Stack:
+    """Create keys, secrets, buckets, tables, queues and the event bus of template.yaml (or of `template`, a
+    changed copy of it) in moto; its roles are enforced by local IAM."""
+    template = copy.deepcopy(template) if template is not None else load_template()
     params = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
     params.update(parameters or {})
     stack = Stack(template=template, parameters=params)
@@ -278,7 +248,51 @@ def create_stack(parameters: dict | None = None, session: boto3.session.Session 
         name = stack.resolve(stack.properties(logical)["Name"])
         arn = events.create_event_bus(Name=name)["EventBusArn"]
         stack.attributes[logical] = {"Ref": name, "Name": name, "Arn": arn}
+    _register_roles(stack)
     return stack
+
+
+@functools.cache
+def _translated(template: str, parameters: tuple) -> str:
+    return json.dumps(iam_roles.translated(json.loads(template), {k: str(v) for k, v in parameters}))
+
+
+def translated(stack: Stack) -> dict:
+    """samtranslator's CloudFormation for the stack's template and parameters (translated once per set)."""
+    template = json.dumps(stack.template, sort_keys=True)
+    return json.loads(_translated(template, tuple(sorted(stack.parameters.items()))))
+
+
+def _register_roles(stack: Stack) -> None:
+    """Make every role known to local IAM, so calls made as a function are authorized as AWS would
+    (local/iam). Functions, roles and the state machine get the names tests create them under later."""
+    cfn = translated(stack)
+    planned = {}
+    for logical, spec in cfn["Resources"].items():
+        if spec["Type"] in ("AWS::Lambda::Function", "AWS::IAM::Role"):
+            planned[logical] = attributes_of(spec["Type"], f"mlnews-test-{logical}", REGION)
+        elif spec["Type"] == "AWS::StepFunctions::StateMachine":
+            name = stack.resolve(stack.properties(logical)["Name"])
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+            planned[logical] = attributes_of(spec["Type"], arn, REGION)
+    values = stack.values()
+    values.attributes = {**planned, **stack.attributes}
+    stack.role_arns = iam_roles.register(cfn, values)
+
+
+def create_role(stack: Stack, logical_id: str, service: str) -> str:
+    """The role `logical_id` (a function or state machine) runs as, created in moto's IAM; what it may do is
+    decided by local IAM from the template (moto's IAM keeps no managed policies and enforces nothing)."""
+    arn = stack.role_arns[logical_id]
+    iam = shared_session().client("iam")
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    }
+    try:
+        iam.create_role(RoleName=arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    return arn
 
 
 def state_machine_definition(
@@ -296,7 +310,7 @@ def state_machine_definition(
         if ref and ref[0] in function_arns:
             substitutions[name] = function_arns[ref[0]]
         elif ref and ref[0] not in stack.attributes:
-            substitutions[name] = f"arn:aws:iam::{ACCOUNT_ID}:role/{ref[0]}"
+            substitutions[name] = f"arn:aws:iam::{ACCOUNT_ID}:role/mlnews-test-{ref[0]}"  # as _register_roles
         else:
             substitutions[name] = str(stack.resolve(value))
     substitutions.update(extra or {})

@@ -10,6 +10,7 @@ import pytest
 
 from local.bootstrap import SHARED_SAMPLE
 from local.demo import DemoOptions, run_demo
+from local.iam.enforcement import access_control
 
 pytestmark = pytest.mark.e2e
 
@@ -29,3 +30,15 @@ def test_demo_story_runs_end_to_end():
     assert statuses[summary["v2"]] == ("retired" if summary["gate"] == "deployed" else "rejected")
     assert [step["ok"] for step in result.steps] == [True] * len(result.steps)
     assert result.seconds < 180
+    # every function and the state machine made its calls as its own role, each one authorized (local/iam)
+    callers = {label for label, _ in access_control.checked}
+    assert callers >= {
+        "PredictFunction",
+        "FeedbackApiFunction",
+        "FeedbackConsumerFunction",
+        "ModelAdminFunction",
+        "PrepareDataFunction",
+        "EvaluateModelFunction",
+        "RecordOutcomeFunction",
+        "RetrainingStateMachine",
+    }, access_control.checked

@@ -137,3 +137,24 @@ def test_threaded_server_signature_and_sfn_endpoint():
 
     assert params(ThreadedMotoServer.__init__) == ["self", "ip_address", "port", "verbose"]
     assert "moto_server_port()" in inspect.getsource(boto_client.boto_client_for)  # follows MOTO_PORT
+
+
+def test_what_local_iam_relies_on():
+    """local/iam/enforcement.py: botocore's handler list and event arguments, moto's Step Functions clients
+    and its bundled AWS managed policies."""
+    import botocore.handlers
+    from botocore.signers import RequestSigner
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    assert isinstance(botocore.handlers.BUILTIN_HANDLERS, list)
+    assert "self._credentials = credentials" in inspect.getsource(RequestSigner.__init__)
+    assert isinstance(RequestSigner.region_name, property)
+    assert params(boto_client.boto_client_for) == ["region", "service", "state_credentials"]
+    # the modules that call AWS for a state machine import it by name (local IAM swaps it there)
+    assert "from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for" in inspect.getsource(
+        lambda_eval_utils
+    )
+    for name in ("AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSLambdaSQSQueueExecutionRole"):
+        assert f'"{name}"' in aws_managed_policies_data, name

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -14,6 +17,8 @@ from moto import mock_aws
 if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` helpers importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from core.aws_clients import reset_clients
+from local.iam.enforcement import access_control
 from tests.lambda_in_process import LambdaContext
 from tests.template_resources import REGION, REPO_ROOT, Stack, create_stack
 
@@ -112,30 +117,67 @@ class AwsStack:
         return self.stack.attributes[logical_id]["Ref"]
 
     def use_function_env(self, logical_id: str, **extra: str) -> dict:
-        """Exactly the environment the template gives `logical_id` (plus `extra`), as in Lambda."""
+        """Exactly the environment the template gives `logical_id` (plus `extra`), as in Lambda; while its
+        handler runs, AWS calls are made with the function's role and authorized against it (local/iam)."""
         environment = self.stack.function_environment(logical_id)
         environment.update({key: str(value) for key, value in extra.items()})
         for name, value in environment.items():
             self._monkeypatch.setenv(name, value)
         self._monkeypatch.setenv("MODEL_CACHE_DIR", self._base_env["MODEL_CACHE_DIR"])
         reset_process_state()
+        module_name, _, attribute = self.stack.properties(logical_id)["Handler"].rpartition(".")
+        module = importlib.import_module(module_name.replace("/", "."))
+        handler = getattr(module, attribute)
+        handler = getattr(handler, "runs_as_role_of", handler)  # the original, if wrapped before
+        self._monkeypatch.setattr(module, attribute, self._as_role(logical_id, handler))
         return environment
+
+    def _as_role(self, logical_id: str, handler):
+        role = self.stack.role_arns[logical_id]
+        credentials = access_control.credentials(role, f"mlnews-test-{logical_id}")
+
+        @functools.wraps(handler)
+        def run(event, context):
+            saved = {name: os.environ.get(name) for name in credentials}
+            os.environ.update(credentials)
+            reset_clients()  # clients made now carry the function's credentials
+            try:
+                return handler(event, context)
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+                reset_clients()
+
+        run.runs_as_role_of = handler
+        return run
 
 
 @pytest.fixture
-def aws(aws_env, monkeypatch):
+def aws_from(aws_env, monkeypatch):
+    """aws_from(template=None): the stack of template.yaml, or of a changed copy of it, in moto."""
     with mock_aws():
-        reset_process_state()
-        stack = create_stack()
-        aws_stack = AwsStack(stack, monkeypatch, aws_env)
-        # Default: every function's variables, so core code can be called directly.
-        for logical in stack.logical_ids("AWS::Serverless::Function"):
-            for name, value in stack.function_environment(logical).items():
-                monkeypatch.setenv(name, value)
-        monkeypatch.setenv("MODEL_CACHE_DIR", aws_env["MODEL_CACHE_DIR"])
-        reset_process_state()
-        yield aws_stack
+
+        def build(template: dict | None = None) -> AwsStack:
+            reset_process_state()
+            stack = create_stack(template=template)
+            # Default: every function's variables, so core code can be called directly.
+            for logical in stack.logical_ids("AWS::Serverless::Function"):
+                for name, value in stack.function_environment(logical).items():
+                    monkeypatch.setenv(name, value)
+            monkeypatch.setenv("MODEL_CACHE_DIR", aws_env["MODEL_CACHE_DIR"])
+            reset_process_state()
+            return AwsStack(stack, monkeypatch, aws_env)
+
+        yield build
     reset_process_state()
+
+
+@pytest.fixture
+def aws(aws_from):
+    return aws_from()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from tests.lambda_in_process import create_functions, in_process_lambda
-from tests.template_resources import state_machine_definition
+from tests.template_resources import create_role, state_machine_definition
 from tests.unit.conftest import api_event, call, make_records
 
 
@@ -21,7 +21,7 @@ def admin(aws, monkeypatch):
         aws.stack, ["EvaluateModelFunction", "PrepareDataFunction", "RecordOutcomeFunction"]
     )
     sfn = boto3.client("stepfunctions")
-    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = create_role(aws.stack, "RetrainingStateMachine", "states.amazonaws.com")
     name = aws.stack.resolve(aws.stack.properties("RetrainingStateMachine")["Name"])
     arn = sfn.create_state_machine(
         name=name, roleArn=role, definition=state_machine_definition(aws.stack, arns)

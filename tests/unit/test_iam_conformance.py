@@ -1,0 +1,90 @@
+"""A permission removed from template.yaml fails the calls that need it, as on AWS (issue 7, IAM conformance).
+
+Every test of the suite runs with local IAM on (tests/conftest.py): calls made as a function are authorized
+against its role as samtranslator translates the template. Here a copy of the template loses one statement
+and the call that needed it is refused with AccessDenied and reported with the missing statement.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local.iam.enforcement import access_control, expected_denials
+from tests.lambda_in_process import LambdaContext
+from tests.template_resources import load_template
+
+
+def without_statement(function: str, sid: str) -> dict:
+    template = load_template()
+    policies = template["Resources"][function]["Properties"]["Policies"]
+    for policy in policies:
+        statements = policy.get("Statement") if isinstance(policy, dict) else None
+        if statements and any(s.get("Sid") == sid for s in statements):
+            policy["Statement"] = [s for s in statements if s.get("Sid") != sid]
+            return template
+    raise AssertionError(f"{function} has no statement {sid}")
+
+
+def without_policy_template(function: str, name: str) -> dict:
+    template = load_template()
+    policies = template["Resources"][function]["Properties"]["Policies"]
+    kept = [p for p in policies if not (isinstance(p, dict) and name in p)]
+    assert len(kept) < len(policies), f"{function} has no {name}"
+    template["Resources"][function]["Properties"]["Policies"] = kept
+    return template
+
+
+def test_record_outcome_without_the_table_key_is_refused_like_defect_2(aws_from, load_event):
+    """Defect 2 again, caught at run time: DynamoDB uses the table's customer managed key as the caller."""
+    import handlers.record_outcome as module
+
+    aws = aws_from(without_statement("RecordOutcomeFunction", "UseTableKey"))
+    aws.use_function_env("RecordOutcomeFunction")
+    with expected_denials() as denied, pytest.raises(ClientError) as raised:
+        module.lambda_handler(load_event("sfn_record_outcome_failure.json"), LambdaContext())
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform: kms:Decrypt" in raised.value.response["Error"]["Message"]
+    report = "\n".join(denial.report() for denial in denied)
+    assert "RecordOutcomeFunction" in report and "dynamodb:DeleteItem" in report
+    assert f"encrypted with the customer managed key {aws.stack.attributes['DataKey']['Arn']}" in report
+    assert '"Action": ["kms:Decrypt"]' in report  # the statement to add
+
+
+def test_the_same_call_passes_with_the_template_as_it_is(aws, load_event):
+    import handlers.record_outcome as module
+
+    aws.use_function_env("RecordOutcomeFunction")
+    result = module.lambda_handler(load_event("sfn_record_outcome_failure.json"), LambdaContext())
+    assert result["status"] == "failed"
+    assert access_control.checked["RecordOutcomeFunction", "dynamodb:DeleteItem"] >= 1  # it was checked
+
+
+def test_predict_without_its_secret_policy_cannot_sign_prediction_ids(aws_from, good_model_dir):
+    import handlers.api_predict as module
+    from core.registry import ModelRegistry
+    from tests.unit.conftest import api_event, call
+
+    aws = aws_from(without_policy_template("PredictFunction", "AWSSecretsManagerGetSecretValuePolicy"))
+    registry = ModelRegistry()
+    registry.activate(registry.register_model_dir(good_model_dir)["version"], reason="test setup")
+    aws.use_function_env("PredictFunction")
+    with expected_denials() as denied:
+        status, body, _ = call(module, api_event("api_predict.json", body={"headline": "senate vote"}))
+    assert status >= 500, body  # the deployed stack would fail the same way
+    assert [(d.principal.label, f"{d.call.service}:{d.call.operation}") for d in denied] == [
+        ("PredictFunction", "secretsmanager:GetSecretValue")
+    ]
+
+
+def test_calls_made_outside_a_function_are_not_checked(aws):
+    """Test setup and the local-mode host use their own credentials; only roles are held to policies."""
+    before = sum(access_control.checked.values())
+    boto3.client("s3").put_object(Bucket=aws.name("DataBucket"), Key="x", Body=b"{}")
+    assert sum(access_control.checked.values()) == before
+    assert (
+        json.loads(boto3.client("s3").get_object(Bucket=aws.name("DataBucket"), Key="x")["Body"].read()) == {}
+    )
