@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.iam.enforcement import access_control
+from local.iam.enforcement import access_control, role_client
 from local.iam.enforcement import install as install_iam_checks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -290,6 +290,51 @@ class AsyncInvoker:
         closing.set()
 
 
+def run_async_invocation(lambdas: InProcessLambda, function, body) -> None:
+    """An asynchronous invocation as Lambda runs it: retried up to the function's MaximumRetryAttempts
+    (default 2) on a function error, then, if it still fails, a failure record sent to its OnFailure
+    destination with the function's role (as Lambda does; checked by local IAM). AWS waits a minute and
+    then two between attempts; here they follow at once. Only SQS destinations are emulated.
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+    configs = getattr(function, "event_invoke_config", None) or []
+    config = configs[0].config if configs else {}
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    event = json.loads(body or "{}") if isinstance(body, str | bytes) else body
+    for attempt in range(1, attempts + 1):
+        payload, errored, _logs = lambdas.invoke(function, event)
+        if not errored:
+            return
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if not destination:
+        return  # dropped, as on AWS
+    record = {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function.function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempt,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": json.loads(payload),
+    }
+    if not destination.startswith("arn:aws:sqs:"):
+        print(f"local mode: OnFailure destination {destination} is not emulated (SQS only)", file=sys.stderr)
+        return
+    import boto3
+
+    region, account, name = destination.split(":")[3:6]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if access_control.knows(function.role):
+        sqs = role_client("sqs", function.role, function.function_name, region, endpoint)
+    else:
+        sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint, aws_access_key_id="local",
+                           aws_secret_access_key="local")
+    sqs.send_message(QueueUrl=f"{endpoint}/{account}/{name}", MessageBody=json.dumps(record))
+
+
 def _restore_environ(saved: dict[str, str | None]) -> None:
     """Put back variables as they were (None: was not set)."""
     for key, value in saved.items():
@@ -432,8 +477,7 @@ class Emulator:
         def invoke(function, body, request_headers, response_headers):
             if (request_headers or {}).get("x-amz-invocation-type") != "Event":
                 return original_invoke(function, body, request_headers, response_headers)
-            # a plain dict: the request's own headers object may not outlive the request
-            invoker.submit(lambda: original_invoke(function, body, {"x-amz-invocation-type": "Event"}, {}))
+            invoker.submit(lambda: run_async_invocation(lambdas, function, body))
             return b""  # AWS answers 202 with an empty body; not None, which moto turns into a 404
 
         LambdaFunction.invoke = invoke

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from local.cfn import Values, attributes_of
+from local.cfn import Values, attributes_of, resolve
 from local.emulator import ACCOUNT_ID, lambda_sources
 from local.iam import roles as iam_roles
 
@@ -557,6 +557,7 @@ def deploy(
         deployment.resources[logical_id] = (_SECRET, values[""])
     deployment.functions = deployment.of_type("AWS::Lambda::Function")
     deployment.outputs = {k: v for k, v in outputs.items() if not k.startswith("Local")}
+    _put_event_invoke_configs(emulator, cfn, deployment)
     deployment.not_emulated = _not_emulated(for_moto)
     _create_state_machines(emulator, deployment, state_machines, outputs)
     deployment.schedules = _resolved_schedules(
@@ -597,10 +598,25 @@ def deployed_values(deployment: Deployment) -> Values:
     )
 
 
+def _put_event_invoke_configs(emulator, cfn: dict, deployment: Deployment) -> None:
+    """moto's CloudFormation has no AWS::Lambda::EventInvokeConfig: applied through the Lambda API (local
+    mode's asynchronous invocations honour its retries and OnFailure destination)."""
+    values = deployed_values(deployment)
+    lam = emulator.client("lambda")
+    for resource in cfn.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Lambda::EventInvokeConfig":
+            continue
+        props = resolve(resource.get("Properties") or {}, values)
+        config = {k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if k in props}
+        if props.get("DestinationConfig"):
+            config["DestinationConfig"] = props["DestinationConfig"]
+        lam.put_function_event_invoke_config(FunctionName=props["FunctionName"], **config)
+
+
 def _not_emulated(for_moto: dict) -> dict[str, int]:
     from moto.cloudformation.parsing import get_model_map
 
-    known = get_model_map()
+    known = {*get_model_map(), "AWS::Lambda::EventInvokeConfig"}  # applied by _put_event_invoke_configs
     counts: dict[str, int] = {}
     for resource in for_moto["Resources"].values():
         rtype = resource.get("Type", "")

@@ -86,3 +86,48 @@ def test_async_invoke_from_a_handler_returns_at_once_and_the_callee_runs_after(e
     # the emulator still answers afterwards
     names = in_thread(lambda: [f["FunctionName"] for f in client.list_functions()["Functions"]], timeout=10)
     assert set(names) == {"AsyncCaller", "AsyncCallee"}
+
+
+FAILING = '''
+import os, uuid, boto3
+
+def handler(event, context):
+    boto3.client("s3").put_object(Bucket=os.environ["BUCKET"], Key=f"{event['marker']}/{uuid.uuid4()}", Body=b"")
+    raise RuntimeError("evaluation crashed")
+'''
+
+
+def test_a_failing_async_invoke_is_retried_then_recorded_at_its_failure_destination(emulator, tmp_path):
+    """As Lambda does (and as EvaluateModelFunction's EventInvokeConfig asks): MaximumRetryAttempts retries,
+    then a RetriesExhausted record with the request and the error goes to the OnFailure queue."""
+    (tmp_path / "async_failing_fixture.py").write_text(FAILING)
+    emulator.lambdas.code_dirs["AsyncFailing"] = tmp_path
+    lam, s3, sqs = emulator.client("lambda"), emulator.client("s3"), emulator.client("sqs")
+    role = emulator.client("iam").create_role(RoleName="fixture", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    s3.create_bucket(Bucket="async-marks")
+    queue = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    lam.create_function(
+        FunctionName="AsyncFailing", Runtime="python3.12", Role=role, Handler="async_failing_fixture.handler",
+        Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"BUCKET": "async-marks"}},
+    )
+    lam.put_function_event_invoke_config(
+        FunctionName="AsyncFailing", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    response = lam.invoke(FunctionName="AsyncFailing", InvocationType="Event", Payload=b'{"marker": "f1"}')
+    assert response["StatusCode"] == 202
+    deadline, messages = time.monotonic() + 15, []
+    while not messages:
+        assert time.monotonic() < deadline, "no failure record reached the destination"
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
+        time.sleep(0.1)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2  # the first attempt and one retry
+    assert record["requestPayload"] == {"marker": "f1"}
+    assert record["responsePayload"]["errorMessage"] == "evaluation crashed"
+    assert len(s3.list_objects_v2(Bucket="async-marks", Prefix="f1/")["Contents"]) == 2

@@ -88,3 +88,15 @@ def test_calls_made_outside_a_function_are_not_checked(aws):
     assert (
         json.loads(boto3.client("s3").get_object(Bucket=aws.name("DataBucket"), Key="x")["Body"].read()) == {}
     )
+
+
+def test_failed_async_evaluations_can_reach_their_destination(aws):
+    """Lambda delivers EvaluateModelFunction's OnFailure record with the function's role: sqs:SendMessage on
+    EvaluationFailureQueue (granted by SAM for the destination) and the queue's key."""
+    from local.iam.requests import Call
+
+    url = aws.name("EvaluationFailureQueue")
+    call = Call("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "{}"}, "us-east-1", "123456789012")
+    decisions = access_control.decisions(aws.stack.role_arns["EvaluateModelFunction"], call)
+    assert [d.request.action for d in decisions] == ["sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"]
+    assert all(d.allowed for d in decisions), [d.request for d in decisions if not d.allowed]

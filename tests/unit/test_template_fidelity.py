@@ -243,3 +243,36 @@ def test_lambda_steps_retry_only_lambda_errors_step_functions_raises(states):
         if state["Type"] == "Task" and name != "Train":
             retried = {error for rule in state["Retry"] for error in rule["ErrorEquals"]}
             assert retried <= known, (name, retried - known)
+
+
+def test_the_api_stage_writes_access_logs_to_a_retained_group():
+    """API Gateway writes access logs only with the account's CloudWatch role set; the stage waits for it."""
+    template = cfn()
+    stages = [v for v in template["Resources"].values() if v["Type"] == "AWS::ApiGateway::Stage"]
+    assert len(stages) == 1
+    setting = stages[0]["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert json.loads(setting["Format"].replace("$context.", ""))["status"] == "status"  # one JSON line
+    group = template["Resources"]["ApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    account = template["Resources"]["ApiGatewayAccount"]
+    assert account["DeletionPolicy"] == "Retain"  # deleting the stack must not break the account setting
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    api = _sam()["Resources"]["Api"]
+    assert api["DependsOn"] == "ApiGatewayAccountReady"
+    assert _mentions(_sam()["Resources"]["ApiGatewayAccountReady"], "ApiGatewayAccount")
+
+
+def test_failed_async_evaluations_are_kept_and_alarmed():
+    """The admin API invokes EvaluateModelFunction asynchronously: a failure must not vanish."""
+    template = cfn()
+    config = next(
+        v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::Lambda::EventInvokeConfig"
+    )
+    assert config["FunctionName"] == {"Ref": "EvaluateModelFunction"}
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["EvaluationFailureQueue", "Arn"]}
+    queue = template["Resources"]["EvaluationFailureQueue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    alarm = template["Resources"]["EvaluationFailuresAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EvaluationFailureQueue", "QueueName"]}
