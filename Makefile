@@ -4,18 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint unit bench demo local localstack clean
+.PHONY: install test lint unit bench demo local localstack clean training-wheels training-image training-python
 
 # The Lambda runtime is python3.12: the handler tests also run there. No fallback to another Python, so a
 # 3.12-only failure cannot pass unnoticed; pyenv installs are found when python3.12 is not on PATH.
+# find_python is the one finder, also for the training image's Python (PYTHON_TRAINING below).
 LAMBDA_VENV := .venv-lambda
 LAMBDA_BIN := $(LAMBDA_VENV)/bin
 LAMBDA_STAMP := $(LAMBDA_VENV)/.installed-stamp
-PYTHON_LAMBDA ?= $(shell v=$(LAMBDA_PYTHON_VERSION); for p in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
+find_python = $(shell v=$(1); for p in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
 	"$$p" -c "import sys; assert sys.version.startswith('$$v.')" 2>/dev/null && { echo "$$p"; break; }; done)
+PYTHON_LAMBDA ?= $(call find_python,$(LAMBDA_PYTHON_VERSION))
 HANDLER_TESTS := $(wildcard tests/unit/test_handlers_*.py)
 
-install: $(STAMP)
+# The default training image (local/training_image.json, checked by tests/unit/test_training_image.py): local
+# jobs run on its Python; PrepareData ships the wheels of what it lacks for its platform (rules further down).
+TRAINING_PYTHON_VERSION := 3.12
+PYTHON_TRAINING ?= $(call find_python,$(TRAINING_PYTHON_VERSION))
+TRAINING_PLATFORMS := manylinux2014_x86_64 manylinux_2_28_x86_64
+TRAINING_PINS = $(shell grep -E '^[A-Za-z0-9]' training/requirements.txt)
+TRAINING_WHEELS := training-wheels
+TRAINING_WHEELS_STAMP := $(TRAINING_WHEELS)/.installed-stamp
+TRAINING_VENV := .venv-training
+TRAINING_STAMP := $(TRAINING_VENV)/.installed-stamp
+
+install: $(STAMP) $(TRAINING_WHEELS_STAMP)
 
 # Reinstall when the pins change. pip, setuptools and wheel are pinned too, so a fresh clone builds the same way.
 $(STAMP): pyproject.toml
@@ -30,6 +43,26 @@ $(LAMBDA_STAMP): pyproject.toml
 	$(LAMBDA_BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
 	$(LAMBDA_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(LAMBDA_STAMP)
+
+# ---------------------------------------------------------------- training fidelity (issue 7)
+# Local jobs run like the default training image (local/training_image.json): its Python and scientific stack,
+# the SageMaker toolkit's conventions, no package index. What the image lacks (training/requirements.txt)
+# travels as wheels in sourcedir.tar.gz: from training-wheels/ here, from the PrepareData package on AWS.
+# Both steps are stamped; local mode also runs them lazily when they are missing.
+training-wheels: $(TRAINING_WHEELS_STAMP)
+
+$(TRAINING_WHEELS_STAMP): training/requirements.txt local/training_image.json | $(STAMP)
+	$(BIN)/python -m local.training_image wheels
+
+training-image: $(TRAINING_STAMP)
+
+$(TRAINING_STAMP): local/training_image.json | $(STAMP)
+	@test -n "$(PYTHON_TRAINING)" || { echo "Python $(TRAINING_PYTHON_VERSION) (the training image's) is needed for local training jobs: install it (e.g. pyenv install $(TRAINING_PYTHON_VERSION)) or set PYTHON_TRAINING=/path/to/python$(TRAINING_PYTHON_VERSION)"; exit 2; }
+	$(BIN)/python -m local.training_image build --python "$(PYTHON_TRAINING)"
+
+# Local mode asks this when it builds the image environment lazily: one finder.
+training-python:
+	@echo "$(PYTHON_TRAINING)"
 
 # ---------------------------------------------------------------- AWS tooling for `make lint` (issue 7)
 # Each tool in its own sandbox with exact pins, reinstalled only when its pin file changes (stamps).
@@ -73,7 +106,7 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(CHECKOV_VENV)/bin/python tools/checkov_check.py template.yaml
 	$(SAM_OFFLINE) $(SAM_VENV)/bin/sam validate --lint -t template.yaml
 
-test: lint $(LAMBDA_STAMP)
+test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
 	$(BIN)/python -m pytest -q
 	@echo "Handler tests again on the Lambda runtime's Python ($(LAMBDA_PYTHON_VERSION)):"
 	$(LAMBDA_BIN)/python -m pytest -q -p no:cacheprovider $(HANDLER_TESTS)
@@ -84,10 +117,11 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-demo: $(STAMP)
+# Without the training image's Python, local mode runs jobs on .venv's Python and says so (make test needs it).
+demo: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAMP))
 	$(BIN)/mlnews local demo
 
-local: $(STAMP)
+local: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAMP))
 	$(BIN)/mlnews local up
 
 # Needs Docker and LOCALSTACK_AUTH_TOKEN; see docs/local-mode.md.
@@ -96,7 +130,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(SAM_VENV) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(SAM_VENV) $(TRAINING_VENV) $(TRAINING_WHEELS) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
@@ -109,6 +143,10 @@ LAMBDA_PYTHON_VERSION := 3.12
 # Lambda's python3.12 runtime has glibc 2.34: wheels up to manylinux_2_28 run there (numpy >= 2.3 ships only those).
 LAMBDA_PLATFORMS := manylinux2014_aarch64 manylinux_2_28_aarch64
 LAMBDA_PIP = $(PYTHON) -m pip
+# PrepareData ships the training wheels in sourcedir.tar.gz (core/retraining.py): only the image's platform.
+TRAINING_WHEELS_DOWNLOAD = $(LAMBDA_PIP) download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+	--implementation cp --python-version $(TRAINING_PYTHON_VERSION) $(addprefix --platform ,$(TRAINING_PLATFORMS)) \
+	-d "$(ARTIFACTS_DIR)/$(TRAINING_WHEELS)" $(TRAINING_PINS)
 
 .PHONY: build-PredictFunction build-FeedbackApiFunction build-FeedbackConsumerFunction build-ModelAdminFunction \
 	build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction build-RecordOutcomeFunction
@@ -122,3 +160,4 @@ build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction
 	$(LAMBDA_PIP) install --quiet --disable-pip-version-check --no-compile -r requirements.txt \
 		--target "$(ARTIFACTS_DIR)" $(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp \
 		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all:
+	$(if $(filter build-PrepareDataFunction,$@),$(TRAINING_WHEELS_DOWNLOAD))

@@ -70,7 +70,8 @@ def test_lambda_requirements_match_pyproject_and_exclude_scikit_learn():
 
 
 def test_training_requirements_pin_what_pyproject_pins():
-    """The SageMaker source dir installs training/requirements.txt: same pins as the train extra."""
+    """The SageMaker source dir installs training/requirements.txt: same pins as pyproject. Only what the
+    training image lacks (tests/unit/test_training_image.py)."""
     import tomllib
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
@@ -79,11 +80,10 @@ def test_training_requirements_pin_what_pyproject_pins():
     requirements = {
         line.strip()
         for line in (REPO_ROOT / "training" / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
+        if line.strip() and not line.startswith(("#", "--"))  # --no-index, --find-links wheels
     }
     assert requirements <= pinned
-    names = {r.split("==")[0] for r in requirements}
-    assert names >= {"scikit-learn", "scipy", "joblib", "numpy", "pydantic"}
+    assert {r.split("==")[0] for r in requirements} >= {"pydantic"}
 
 
 def make(*arguments: str) -> subprocess.CompletedProcess:
