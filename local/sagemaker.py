@@ -5,9 +5,10 @@ Two gaps in moto 5.2.5 are closed here:
   `arn:aws:states:::sagemaker:createTrainingJob.sync`
   fails; `StateTaskServiceSageMaker` calls CreateTrainingJob and then polls DescribeTrainingJob, as AWS does;
 - its CreateTrainingJob records a job as instantly "Completed" without running anything; here the job stays
-  "InProgress" while the training entry point runs in a subprocess with SageMaker's conventions (channels in
-  <dir>/input/data/<channel>, SM_* variables, hyperparameters.json, model dir packed as model.tar.gz into the
-  job's S3ModelArtifacts), and ends "Completed" or "Failed" with the script's last error lines as the reason.
+  "InProgress" while it runs the way the default training image runs it (`run_entry_point`: the image's Python
+  and library versions from local/training_image.py, the sagemaker-training toolkit's layout, requirements
+  install with no network, arguments and SM_* variables), packs the model dir as model.tar.gz into the job's
+  S3ModelArtifacts, and ends "Completed" or "Failed" with a FailureReason worded as SageMaker words it.
 SageMaker API errors fail the task as Step Functions names them: the SDK exception class, i.e. a modelled
 error as `SageMaker.<Code>Exception` (`SageMaker.ResourceLimitExceededException`) and any other (validation,
 throttling) as `SageMaker.AmazonSageMakerException`, so Retry and Catch match locally as they do on AWS.
@@ -18,9 +19,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -29,9 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.emulator import REPO_ROOT
+from local import training_image
 
-DEFAULT_PROGRAM = REPO_ROOT / "training" / "train.py"
 _TRAINING_SLOTS = threading.Semaphore(1)  # one training at a time: 2-core machines
 _installed: dict[str, Any] = {}
 work_root: Path | None = None  # where job directories go; None = a temp dir per job
@@ -167,6 +167,37 @@ def _service_class():
 
 
 # ---------------------------------------------------------------- training jobs that really train
+# How the default image (local/training_image.json) runs a job, from the sagemaker-training toolkit 4.8.0 it
+# uses (src/sagemaker_training/{environment,entry_point,modules,process,mapping,errors}.py): sourcedir.tar.gz
+# extracted to /opt/ml/code; `<python> -m pip install -r requirements.txt` there when the file exists; then
+# `<python> <program> --key value ...` with cwd and PYTHONPATH at the code dir and the SM_* variables set.
+
+# sagemaker_training.params.SAGEMAKER_HYPERPARAMETERS: the toolkit's own keys, never passed to the script
+TOOLKIT_HYPERPARAMETERS = (
+    "sagemaker_program",
+    "sagemaker_submit_directory",
+    "sagemaker_enable_cloudwatch_metrics",
+    "sagemaker_region",
+    "sagemaker_container_log_level",
+    "sagemaker_job_name",
+    "default_user_module_name",
+    "_tuning_objective_metric",
+    "sagemaker_s3_output",
+)
+CURRENT_HOST = "algo-1"
+# No network in a job (private subnets without NAT, network isolation): no index and a proxy nobody listens
+# on, so a requirement the image and the shipped wheels cannot satisfy fails as it would there.
+NO_NETWORK = {
+    "PIP_CONFIG_FILE": os.devnull,  # this machine's pip settings (mirrors, find-links) are not the image's
+    "PIP_NO_INDEX": "1",
+    "PIP_RETRIES": "0",  # fail at once, not after pip's back-off, when a requirements file names an index
+    **{name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")},
+}
+_HOST_ENV_KEPT = ("TMPDIR", "TEMP", "TMP", "SYSTEMROOT")  # what a process needs from this machine to start
+
+
+class JobFailure(RuntimeError):
+    """A training job's FailureReason, worded as SageMaker words it (AlgorithmError: ...)"""
 
 
 def _boto(service: str):
@@ -174,9 +205,21 @@ def _boto(service: str):
 
     return boto3.client(
         service,
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),  # local mode's server; unset under moto's mock_aws
         region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     )
+
+
+def _job_client(service: str, job):
+    """A client that calls as the job's RoleArn (SageMaker reads the channels, writes the model and the logs
+    with it), authorized by local IAM when the role is the deployed template's; else the host's client."""
+    from local.iam.enforcement import access_control, role_client
+
+    role = getattr(job, "role_arn", None)
+    if role and access_control.knows(role):
+        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        return role_client(service, role, job.training_job_name, region, os.environ.get("AWS_ENDPOINT_URL"))
+    return _boto(service)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -204,10 +247,33 @@ def _download_prefix(s3, uri: str, target: Path) -> int:
 
 
 def _decode_hyperparameter(value: str) -> Any:
-    try:  # SageMaker framework estimators JSON-encode every value ('"train.py"')
+    try:  # the toolkit's read_hyperparameters: JSON-decode each value, else keep the string
         return json.loads(value)
     except (TypeError, ValueError):
         return value
+
+
+def toolkit_args(hyperparameters: dict[str, Any]) -> list[str]:
+    """The script's arguments as sagemaker_training.mapping.to_cmd_args makes them: keys sorted, `--key value`
+    (`-k value` for a one-letter key), a value as str() of its decoded JSON, a dict as k=v,k=v."""
+    args = []
+    for key in sorted(hyperparameters):
+        value = hyperparameters[key]
+        args.append(f"--{key}" if len(str(key)) > 1 else f"-{key}")
+        if hasattr(value, "items"):
+            args.append(",".join(f"{k}={v}" for k, v in sorted(value.items())))
+        else:
+            args.append("" if value is None else str(value))
+    return args
+
+
+def _env_value(value: Any) -> str:
+    """sagemaker_training.mapping.to_env_vars: strings as they are, anything else as compact sorted JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 TrainJob = Callable[[Any, Path, Path], None]  # (moto FakeTrainingJob, work dir, log path)
@@ -226,7 +292,8 @@ def run_training_job(job, train: TrainJob | None = None) -> None:
             job.training_job_status = job.secondary_status = "Completed"
         except Exception as error:  # the job fails; the state machine sees the reason
             job.training_job_status = job.secondary_status = "Failed"
-            job.failure_reason = f"{type(error).__name__}: {error}"[:1024]
+            reason = str(error) if isinstance(error, JobFailure) else f"{type(error).__name__}: {error}"
+            job.failure_reason = reason[:1024]  # DescribeTrainingJob's limit
         finally:
             job.training_end_time = job.last_modified_time = _now()
             job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(time.time() - started))
@@ -235,85 +302,109 @@ def run_training_job(job, train: TrainJob | None = None) -> None:
 
 
 def run_entry_point(job, root: Path, log_path: Path) -> None:
-    """Train as SageMaker script mode does: channels and config under `root`, the program in a subprocess,
-    the model dir packed as model.tar.gz to the job's S3ModelArtifacts."""
-    s3 = _boto("s3")
-    input_dir, model_dir, output_dir = root / "input", root / "model", root / "output"
+    """Run the job as the default image does: `root/ml` is its /opt/ml, the program runs on the image's Python
+    (local/training_image.py) in a fresh environment per job, after installing the source dir's requirements
+    with no network; the model dir is packed as model.tar.gz to the job's S3ModelArtifacts."""
+    runtime = training_image.ensure()
+    deadline = time.monotonic() + int((job.stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400)
+    s3 = _job_client("s3", job)
+    ml = root / "ml"
+    code_dir, input_dir, model_dir, output_dir = ml / "code", ml / "input", ml / "model", ml / "output"
     data_dir, config_dir = input_dir / "data", input_dir / "config"
-    for path in (config_dir, model_dir, output_dir / "data"):
+    for path in (code_dir, config_dir, model_dir, output_dir / "data", output_dir / "intermediate"):
         path.mkdir(parents=True, exist_ok=True)
-    channels = []
+
+    channels: dict[str, dict] = {}
     for channel in job.input_data_config or []:
         name = channel["ChannelName"]
-        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-        if _download_prefix(s3, uri, data_dir / name) == 0:
-            raise RuntimeError(f"ClientError: no objects under {uri} for channel '{name}'")
-        channels.append(name)
-    raw = {k: str(v) for k, v in (job.hyper_parameters or {}).items()}
-    hyperparameters = {k: _decode_hyperparameter(v) for k, v in raw.items()}
-    user_hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
-    (config_dir / "hyperparameters.json").write_text(json.dumps(raw))
-    (config_dir / "inputdataconfig.json").write_text(json.dumps({c: {} for c in channels}))
-    (config_dir / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-    )
+        source = channel["DataSource"]["S3DataSource"]
+        if _download_prefix(s3, source["S3Uri"], data_dir / name) == 0:
+            raise JobFailure(f"ClientError: no objects under {source['S3Uri']} for channel '{name}'")
+        channels[name] = {
+            "TrainingInputMode": channel.get("InputMode") or "File",
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        }
+    raw = {key: str(value) for key, value in (job.hyper_parameters or {}).items()}
+    decoded = {key: _decode_hyperparameter(value) for key, value in raw.items()}
+    toolkit = {k: v for k, v in decoded.items() if k in TOOLKIT_HYPERPARAMETERS or k.startswith("sagemaker_")}
+    user_hps = {k: v for k, v in decoded.items() if k not in toolkit}
+    resource = {
+        "current_host": CURRENT_HOST,
+        "hosts": [CURRENT_HOST],
+        "current_instance_type": (job.resource_config or {}).get("InstanceType", "local"),
+        "current_group_name": "homogeneousCluster",
+        "network_interface_name": "eth0",
+    }
+    (config_dir / "hyperparameters.json").write_text(json.dumps(raw))  # as CreateTrainingJob gave them
+    (config_dir / "inputdataconfig.json").write_text(json.dumps(channels))
+    (config_dir / "resourceconfig.json").write_text(json.dumps(resource))
 
-    program, code_dir = _entry_point(s3, hyperparameters, root)
-    env = dict(os.environ)
-    env.update(
+    program = _extract_code(s3, toolkit, code_dir, root)
+    python = training_image.create_job_env(runtime, root / "venv")
+    base_env = {key: os.environ[key] for key in _HOST_ENV_KEPT if key in os.environ}
+    base_env.update(training_image.load()["environment"])
+    base_env.update(
         {
-            "SM_MODEL_DIR": str(model_dir),
-            "SM_OUTPUT_DATA_DIR": str(output_dir / "data"),
-            "SM_OUTPUT_DIR": str(output_dir),
-            "SM_INPUT_DIR": str(input_dir),
-            "SM_INPUT_CONFIG_DIR": str(config_dir),
-            "SM_CHANNELS": json.dumps(channels),
-            "SM_HPS": json.dumps(user_hps),
-            "SM_CURRENT_HOST": "algo-1",
-            "SM_HOSTS": json.dumps(["algo-1"]),
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_NUM_GPUS": "0",
-            "SM_MODULE_DIR": str(code_dir),
-            "SM_TRAINING_JOB_NAME": job.training_job_name,
+            "PATH": os.pathsep.join([str(python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(root / "home"),
+            "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             "TRAINING_JOB_NAME": job.training_job_name,
-            "PYTHONPATH": os.pathsep.join([str(code_dir), str(REPO_ROOT), env.get("PYTHONPATH", "")]),
-            "PYTHONUNBUFFERED": "1",
+            **NO_NETWORK,
         }
     )
-    env.update({f"SM_CHANNEL_{name.upper()}": str(data_dir / name) for name in channels})
-    command = [
-        sys.executable,
-        str(program),
-        "--model-dir",
-        str(model_dir),
-        "--output-data-dir",
-        str(output_dir / "data"),
-        "--hyperparameters",
-        json.dumps(user_hps),
-    ]
-    if "train" in channels:
-        command[2:2] = ["--train", str(data_dir / "train")]
-    timeout = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400)
+    args = toolkit_args(user_hps)
+    sm = {
+        "hosts": resource["hosts"],
+        "network_interface_name": "eth0",
+        "hps": user_hps,
+        "user_entry_point": program,
+        "framework_params": {k: v for k, v in toolkit.items() if k not in TOOLKIT_HYPERPARAMETERS},
+        "resource_config": resource,
+        "input_data_config": channels,
+        "output_data_dir": str(output_dir / "data"),
+        "channels": sorted(channels),
+        "current_host": CURRENT_HOST,
+        "current_instance_type": resource["current_instance_type"],
+        "module_name": program.removesuffix(".py"),
+        "log_level": toolkit.get("sagemaker_container_log_level", 20),
+        "framework_module": base_env.get("SAGEMAKER_TRAINING_MODULE"),
+        "input_dir": str(input_dir),
+        "input_config_dir": str(config_dir),
+        "output_dir": str(output_dir),
+        "num_cpus": os.cpu_count() or 1,
+        "num_gpus": 0,
+        "model_dir": str(model_dir),
+        "module_dir": toolkit.get("sagemaker_submit_directory"),
+        "user_args": args,
+        "output_intermediate_dir": str(output_dir / "intermediate"),
+        **{f"channel_{name}": str(data_dir / name) for name in channels},
+        **{f"hp_{key}": value for key, value in user_hps.items()},
+    }
+    script_env = {
+        **base_env,
+        **{f"SM_{key.upper()}": _env_value(value) for key, value in sm.items()},
+        "CURRENT_HOST": CURRENT_HOST,
+        "SAGEMAKER_REGION": str(toolkit.get("sagemaker_region") or base_env["AWS_REGION"]),
+        "PYTHONPATH": str(code_dir),  # the toolkit's: the code dir first, then its own sys.path (the image's)
+    }
+
     with open(log_path, "w", encoding="utf-8") as log:
         try:
-            done = subprocess.run(
-                command,
-                cwd=code_dir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as error:
-            raise RuntimeError(f"MaxRuntimeExceeded: training ran longer than {timeout}s") from error
-    output = log_path.read_text(encoding="utf-8", errors="replace")
-    _save_logs(job, output)
-    if done.returncode != 0:
-        tail = " | ".join(line for line in output.strip().splitlines()[-5:])
-        raise RuntimeError(f"AlgorithmError: exit code {done.returncode}: {tail}")
+            if (code_dir / "requirements.txt").is_file():
+                install = [str(python), "-m", "pip", "install", "-r", "requirements.txt"]
+                log.write("Installing dependencies from requirements.txt\n")
+                log.flush()
+                _step(install, code_dir, base_env, log, deadline, "InstallRequirementsError")
+            command = [str(python), program, *args]
+            log.write(f"Invoking script with the following command:\n\n{shlex.join(command)}\n\n")
+            log.flush()
+            _step(command, code_dir, script_env, log, deadline, "ExecuteUserScriptError", output_dir)
+        finally:
+            log.flush()
+            _save_logs(job, log_path.read_text(encoding="utf-8", errors="replace"))
     if not any(model_dir.iterdir()):
-        raise RuntimeError("AlgorithmError: the training script wrote nothing to SM_MODEL_DIR")
+        raise JobFailure("AlgorithmError: the training script wrote nothing to SM_MODEL_DIR")
     artifact_uri = job.model_artifacts["S3ModelArtifacts"]
     bucket, key = _split_s3(artifact_uri)
     s3.upload_file(str(_pack(model_dir, root / "model.tar.gz")), bucket, key)
@@ -325,28 +416,58 @@ def run_entry_point(job, root: Path, log_path: Path) -> None:
         )
 
 
-def _entry_point(s3, hyperparameters: dict, root: Path) -> tuple[Path, Path]:
-    program = hyperparameters.get("sagemaker_program")
-    submit = hyperparameters.get("sagemaker_submit_directory")
-    if submit and str(submit).startswith("s3://"):
-        code_dir = root / "code"
-        code_dir.mkdir()
-        bucket, key = _split_s3(str(submit))
-        archive = root / "sourcedir.tar.gz"
+def _step(command, cwd: Path, env: dict, log, deadline: float, error: str, output_dir: Path | None = None):
+    """Run one step of the job into its log; a failure becomes the FailureReason SageMaker gives it."""
+    remaining = deadline - time.monotonic()
+    try:
+        done = subprocess.run(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", timeout=max(1.0, remaining), check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as timeout:
+        output = timeout.output or ""
+        log.write(output if isinstance(output, str) else output.decode("utf-8", "replace"))
+        raise JobFailure("MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds") from None
+    log.write(done.stdout)
+    if done.returncode == 0:
+        return
+    failure = output_dir / "failure" if output_dir is not None else None
+    if failure is not None and failure.is_file():  # the script's own reason (SageMaker reads this file)
+        message = failure.read_text(encoding="utf-8", errors="replace").strip()
+    else:
+        # sagemaker_training.errors._CalledProcessError's wording. The toolkit leaves ErrorMessage empty (it
+        # does not capture the output; the log has it): here it carries pip's ERROR lines or the output's end.
+        lines = done.stdout.strip().splitlines()
+        shown = [line for line in lines if line.startswith("ERROR:")] or lines[-5:]
+        message = f'{error}:\nExitCode {done.returncode}\nErrorMessage "{" | ".join(shown)}"\n'
+        message += f'Command "{shlex.join(command)}"'
+    raise JobFailure(f"AlgorithmError: {message}, exit code: {done.returncode}")
+
+
+def _extract_code(s3, toolkit: dict, code_dir: Path, root: Path) -> str:
+    """The source dir into the code dir; returns the program (sagemaker_program), checked to be there."""
+    program = toolkit.get("sagemaker_program")
+    submit = toolkit.get("sagemaker_submit_directory")
+    if not isinstance(program, str) or not program.endswith(".py"):
+        raise JobFailure(
+            f"ClientError: sagemaker_program must name a Python program (a .py file), got {program!r}"
+        )
+    if not (isinstance(submit, str) and submit.startswith("s3://")):
+        raise JobFailure(
+            f"ClientError: sagemaker_submit_directory must be the S3 URI of sourcedir.tar.gz, got {submit!r}"
+        )
+    bucket, key = _split_s3(submit)
+    archive = root / "sourcedir.tar.gz"
+    try:
         s3.download_file(bucket, key, str(archive))
         with tarfile.open(archive) as tar:
             tar.extractall(code_dir, filter="data")
-        path = code_dir / (program or "train.py")
-    elif program:
-        code_dir = REPO_ROOT
-        path = (
-            (REPO_ROOT / "training" / program) if not (REPO_ROOT / program).exists() else REPO_ROOT / program
-        )
-    else:
-        code_dir, path = REPO_ROOT, DEFAULT_PROGRAM
-    if not path.is_file():
-        raise RuntimeError(f"ClientError: training program {path.name} not found")
-    return path, code_dir
+    except Exception as error:  # missing object, not a tarball, unsafe member
+        raise JobFailure(f"ClientError: cannot extract {submit}: {error}") from None
+    path = (code_dir / program).resolve()
+    if not path.is_relative_to(code_dir.resolve()) or not path.is_file():
+        raise JobFailure(f"ClientError: training program {program} not found in {submit}")
+    return program
 
 
 def _pack(directory: Path, archive: Path) -> Path:
@@ -358,16 +479,15 @@ def _pack(directory: Path, archive: Path) -> Path:
 
 def _save_logs(job, output: str) -> None:
     try:
-        logs = _boto("logs")
-        group, stream = "/aws/sagemaker/TrainingJobs", f"{job.training_job_name}/algo-1"
+        logs = _job_client("logs", job)
+        group, stream = "/aws/sagemaker/TrainingJobs", f"{job.training_job_name}/{CURRENT_HOST}"
         try:
             logs.create_log_group(logGroupName=group)
         except logs.exceptions.ResourceAlreadyExistsException:
             pass
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        events = [
-            {"timestamp": int(time.time() * 1000), "message": line} for line in output.splitlines()[-2000:]
-        ]
+        lines = [line for line in output.splitlines() if line.strip()]  # CloudWatch refuses empty messages
+        events = [{"timestamp": int(time.time() * 1000), "message": line} for line in lines[-2000:]]
         if events:
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     except Exception:  # logs are a convenience, never the job's outcome
@@ -386,7 +506,9 @@ def _now():
 def install(train: TrainJob | None = None) -> None:
     """Patch moto (idempotent): Step Functions SageMaker integration + jobs that run training.
 
-    `train` replaces how a created job trains (default `run_entry_point`; tests train in-process)."""
+    `train` replaces how a created job trains (default `run_entry_point`). Makes sure the local training image
+    and the training wheels are there first (local/training_image.py: built lazily when missing)."""
+    training_image.ensure()
     _installed["train"] = train
     if "factory" in _installed:
         return

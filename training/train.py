@@ -4,6 +4,11 @@ Reads every *.jsonl/*.json/*.csv file in the train channel, trains with core.tra
 directory (manifest.json, pipeline.joblib, bundle/, metrics.json) to SM_MODEL_DIR, metrics.json to
 SM_OUTPUT_DATA_DIR, and prints `validation:<metric>=<value>` lines for SageMaker metric definitions.
 
+In a training job the sagemaker-training toolkit runs `python train.py --key value ...` (one pair per
+hyperparameter) from the code dir, with SM_HPS holding the same hyperparameters as JSON: they are read from
+SM_HPS, else from <SM_INPUT_CONFIG_DIR, default /opt/ml/input/config>/hyperparameters.json, and the
+`--key value` arguments are ignored. By hand:
+
     python training/train.py --train DIR --model-dir DIR --output-data-dir DIR --hyperparameters '{"C": 4}'
 
 Needs only core/ and training/ on the path (the SageMaker source dir).
@@ -15,17 +20,18 @@ import argparse
 import json
 import logging
 import os
+import platform
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # run as a script from the source dir: make `core` importable
+if __package__ in (None, "") and not (Path(__file__).resolve().parent / "core").is_dir():
+    # training/train.py of the repository: `core` is one level up (in a source dir it is beside this file)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.dataset import DatasetError, load_records  # noqa: E402
 from core.training import Hyperparameters, TrainingError, train_to_dir  # noqa: E402
 
-HYPERPARAMETERS_PATH = Path("/opt/ml/input/config/hyperparameters.json")
+CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_INPUT_CONFIG_DIR is not set
 # Entry-point options that travel with the hyperparameters: text_fields ("headline,short_description"),
 # skip_invalid (bool), model_version (label written into bundle.json). Everything else goes to core.training.
 METRIC_KEYS = ("accuracy", "macro_f1", "top3_accuracy", "ece", "headline_only_accuracy", "training_seconds")
@@ -62,33 +68,56 @@ def data_files(channel: Path) -> list[Path]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # allow_abbrev=False: a hyperparameter's `--hyper x` must not be taken for --hyperparameters
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     parser.add_argument("--model-dir", default=env.get("SM_MODEL_DIR", "/opt/ml/model"))
     parser.add_argument("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
     parser.add_argument("--hyperparameters", default=None,
-                        help=f"JSON object; default: {HYPERPARAMETERS_PATH} when present")
-    # SageMaker also passes hyperparameters as --key value arguments: accept and ignore those here
+                        help="JSON object; default: $SM_HPS, else the job's hyperparameters.json")
+    # The toolkit also passes each hyperparameter as --key value: accepted and ignored (SM_HPS has them)
     args, _unknown = parser.parse_known_args(argv)
     return args
 
 
-def load_hyperparameters(text: str | None) -> dict:
-    if text is not None:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TrainingError(f"--hyperparameters is not valid JSON ({exc.msg})") from None
-    elif HYPERPARAMETERS_PATH.is_file():
-        raw = json.loads(HYPERPARAMETERS_PATH.read_text())
-    else:
-        raw = {}
+def _json_object(text: str, source: str) -> dict:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"{source} is not valid JSON ({exc.msg})") from None
     if not isinstance(raw, dict):
-        raise TrainingError("hyperparameters must be a JSON object")
-    return decode_hyperparameters(raw)
+        raise TrainingError(f"{source}: hyperparameters must be a JSON object")
+    return raw
+
+
+def load_hyperparameters(text: str | None) -> dict:
+    """--hyperparameters (JSON, values possibly JSON-encoded strings), else SM_HPS (the toolkit's, already
+    decoded), else hyperparameters.json (CreateTrainingJob's JSON strings), else none."""
+    if text is not None:
+        return decode_hyperparameters(_json_object(text, "--hyperparameters"))
+    if "SM_HPS" in os.environ:
+        hps = _json_object(os.environ["SM_HPS"], "SM_HPS")
+        return {key: value for key, value in hps.items() if not key.startswith("sagemaker_")}
+    path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", CONFIG_DIR)) / "hyperparameters.json"
+    if path.is_file():
+        return decode_hyperparameters(_json_object(path.read_text(encoding="utf-8"), str(path)))
+    return {}
+
+
+def runtime_line() -> str:
+    """The interpreter and library versions this run uses (local mode's tests read it from the job's log)."""
+    import numpy
+    import pydantic
+    import scipy
+    import sklearn
+
+    return (f"runtime: Python {platform.python_version()} ({sys.executable}); "
+            f"scikit-learn {sklearn.__version__}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
+            f"pydantic {pydantic.VERSION}")
 
 
 def run(args: argparse.Namespace) -> dict:
+    log.info("%s", runtime_line())
     hyperparameters = load_hyperparameters(args.hyperparameters)
     text_fields = hyperparameters.pop("text_fields", "headline,short_description")
     if isinstance(text_fields, str):

@@ -3,16 +3,16 @@
 Lambda steps run in-process (tests.lambda_in_process). SageMaker's `.sync` training integration, which
 moto lacks, is local mode's own (local/sagemaker.py): CreateTrainingJob is recorded in moto's SageMaker
 backend, the job trains on a background thread and the .sync resolver reads DescribeTrainingJob, as AWS does.
-Only how a job trains differs: a tiny model in-process from the job's channel (same conventions as a real
-job: model.tar.gz at S3ModelArtifacts). Tests can make the next CreateTrainingJob calls throttle or make jobs
-fail.
+A job runs the real entry point the way the default training image runs it (local mode's `run_entry_point`:
+sourcedir.tar.gz from PrepareData, requirements installed from its wheels with no network, the image's
+Python 3.12 and library versions); the only test change is FAST_TRAINING added to its hyperparameters. Tests
+can make the next CreateTrainingJob calls throttle or make jobs fail.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import tarfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -33,6 +33,14 @@ FAST_TRAINING = {"embeddings": "none", "char_ngrams": False, "max_iter": 100}
 RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
 
 
+@pytest.fixture(autouse=True, scope="session")
+def training_on_the_image_python():
+    """A job here runs on the training image's Python or the test fails: no fallback to this interpreter."""
+    from local import training_image
+
+    training_image.allow_fallback = False
+
+
 @dataclass
 class TrainingBehaviour:
     refuse_next_creates: list[str] = field(default_factory=list)  # SageMaker error codes, one per create
@@ -40,37 +48,17 @@ class TrainingBehaviour:
     created: list[str] = field(default_factory=list)
 
     def train(self, job, root: Path, log_path: Path) -> None:
-        """How a created job trains here: in-process, on the job's channel, to its S3ModelArtifacts."""
-        from core.dataset import load_records
-        from core.training import train_to_dir
+        """How a created job trains here: local mode's runner (the real entry point under the image's Python
+        and the toolkit's conventions), with FAST_TRAINING in the job's hyperparameters (JSON strings, as
+        CreateTrainingJob carries them) unless the execution set them."""
+        from local.sagemaker import JobFailure, run_entry_point
 
         self.created.append(job.training_job_name)
         if self.fail_jobs:
-            raise RuntimeError("AlgorithmError: the training script failed (test)")
-        s3 = boto3.client("s3", region_name=REGION)
-        channel = root / "train"
-        channel.mkdir()
-        source = job.input_data_config[0]["DataSource"]["S3DataSource"]["S3Uri"]
-        bucket, _, prefix = source[5:].partition("/")
-        for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
-            s3.download_file(bucket, obj["Key"], str(channel / Path(obj["Key"]).name))
-        hyperparameters = {
-            key: json.loads(value)
-            for key, value in job.hyper_parameters.items()
-            if not key.startswith("sagemaker_")
-        }
-        model_dir = root / "model"
-        train_to_dir(
-            load_records(sorted(channel.iterdir())),
-            model_dir,
-            hyperparameters={**FAST_TRAINING, **hyperparameters},
-        )
-        archive = root / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(model_dir.rglob("*")):
-                tar.add(path, arcname=str(path.relative_to(model_dir)))
-        output_bucket, _, key = job.model_artifacts["S3ModelArtifacts"][5:].partition("/")
-        s3.upload_file(str(archive), output_bucket, key)
+            raise JobFailure("AlgorithmError: the training script failed (test)")
+        fast = {key: json.dumps(value) for key, value in FAST_TRAINING.items()}
+        job.hyper_parameters = {**fast, **(job.hyper_parameters or {})}
+        run_entry_point(job, root, log_path)
 
 
 @contextmanager

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import tarfile
 
 import boto3
 import pytest
 
 from core.registry import ModelRegistry
-from core.retraining import execution_status
+from core.retraining import build_sourcedir, execution_status
 from tests.lambda_in_process import call_handler
 from tests.unit.conftest import make_records, train_model
 
@@ -39,6 +41,14 @@ def deploy(model_dir) -> str:
     version = registry.register_model_dir(model_dir)["version"]
     registry.activate(version, reason="test setup")
     return version
+
+
+def job_log(job_name: str) -> str:
+    """The training job's log, where SageMaker puts it (CloudWatch Logs)."""
+    events = boto3.client("logs").get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{job_name}/algo-1"
+    )["events"]
+    return "\n".join(event["message"] for event in events)
 
 
 def entered_states(pipeline, arn: str) -> list[str]:
@@ -102,6 +112,21 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     with tarfile.open(fileobj=s3.get_object(Bucket=bucket, Key=code_key)["Body"], mode="r|gz") as tar:
         names = tar.getnames()
     assert {"train.py", "core/training.py", "core/bundle.py", "training/train.py"} <= set(names)
+    assert any(name.startswith("wheels/pydantic-2.") for name in names)
+
+    # How the job ran: the image's Python, pydantic from the shipped wheels, the hyperparameters read under
+    # the toolkit's convention (-C 5.0 --char_ngrams False ... as arguments, SM_HPS in the environment).
+    log = job_log("mlnews-dev-retrain-promote")
+    runtime = r"runtime: Python 3\.12\.\d+ .*scikit-learn 1\.9\.0, .*pydantic 2\.13\.5$"
+    assert re.search(runtime, log, re.M), log
+    assert "Successfully installed" in log and "pydantic-2.13.5" in log
+    assert "train.py -C 5.0 --char_ngrams False --embeddings none --max_iter 100" in log
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName="mlnews-dev-retrain-promote")
+    model_bucket, _, model_key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
+    model = s3.get_object(Bucket=model_bucket, Key=model_key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(model)) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest["hyperparameters"]["C"] == 5.0 and manifest["hyperparameters"]["embeddings"] == "none"
 
     published = pipeline.published_events()
     assert [event["detail-type"] for event in published] == ["ModelPromoted"]
@@ -154,6 +179,38 @@ def test_failed_training_is_recorded_then_the_execution_fails(pipeline, base_dat
     assert registry.active_pointer()["active_version"] == active
     status = execution_status("retrain-fail")
     assert status["status"] == "FAILED" and status["error"]["error"] == "RetrainingFailed"
+
+
+def test_a_requirement_the_image_cannot_satisfy_fails_the_job_with_pips_message(pipeline, base_dataset):
+    """The old defect: a training pin the image does not have (scikit-learn 1.9.1, the image has 1.9.0) needs
+    PyPI at run time; with no network, as in a private subnet, the job fails in its install step."""
+    sourcedir, digest = build_sourcedir()
+    with tarfile.open(fileobj=io.BytesIO(sourcedir)) as tar:
+        entries = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+    entries["requirements.txt"] += b"scikit-learn==1.9.1\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    # PrepareData uploads its code once under the sha256 of its bytes: this one takes the real one's place.
+    boto3.client("s3").put_object(
+        Bucket=pipeline.name("DataBucket"), Key=f"code/sourcedir-{digest[:16]}.tar.gz", Body=buffer.getvalue()
+    )
+    arn = pipeline.start("retrain-unsatisfiable")
+    result = pipeline.wait(arn)
+    assert result["status"] == "FAILED" and result["error"] == "RetrainingFailed"
+    assert entered_states(pipeline, arn) == ["PrepareData", "Train", "RecordFailure", "RetrainingFailed"]
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName="mlnews-dev-retrain-unsatisfiable")
+    reason = job["FailureReason"]
+    assert job["TrainingJobStatus"] == "Failed"
+    assert reason.startswith("AlgorithmError: InstallRequirementsError")
+    assert "No matching distribution found for scikit-learn==1.9.1" in reason
+    (event,) = pipeline.published_events()
+    assert event["detail-type"] == "RetrainingFailed"
+    assert "No matching distribution found for scikit-learn==1.9.1" in event["detail"]["cause"]
+    assert ModelRegistry().list_versions() == []
 
 
 def test_missing_base_dataset_fails_in_prepare_data(pipeline):
