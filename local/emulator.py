@@ -300,7 +300,7 @@ def run_async_invocation(lambdas: InProcessLambda, function, body) -> None:
     config = configs[0].config if configs else {}
     attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
     event = json.loads(body or "{}") if isinstance(body, str | bytes) else body
-    for attempt in range(1, attempts + 1):
+    for _attempt in range(attempts):
         payload, errored, _logs = lambdas.invoke(function, event)
         if not errored:
             return
@@ -314,7 +314,7 @@ def run_async_invocation(lambdas: InProcessLambda, function, body) -> None:
             "requestId": str(uuid.uuid4()),
             "functionArn": f"{function.function_arn}:$LATEST",
             "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempt,
+            "approximateInvokeCount": attempts,
         },
         "requestPayload": event,
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},

@@ -27,7 +27,7 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` h
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.lambda_in_process import create_functions, in_process_lambda, refresh_environments
-from tests.template_resources import REGION, create_stack, state_machine_definition
+from tests.template_resources import REGION, create_role, create_stack, state_machine_definition
 
 FAST_TRAINING = {"embeddings": "none", "char_ngrams": False, "max_iter": 100}
 RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
@@ -103,6 +103,14 @@ class Pipeline:
     def name(self, logical_id: str) -> str:
         return self.stack.attributes[logical_id]["Ref"]
 
+    def client(self, service: str):
+        """A client with the tests' own credentials. Functions run on the state machine's thread with their
+        role's credentials in the (process-wide) environment, so a client made from the environment while an
+        execution runs could pick those up and be checked as that function."""
+        return boto3.client(
+            service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+
     def start(self, name: str, **overrides) -> str:
         execution_input = {
             "correlation_id": f"corr-{name}",
@@ -112,12 +120,12 @@ class Pipeline:
             "hyperparameters": {},
             **overrides,
         }
-        return boto3.client("stepfunctions").start_execution(
+        return self.client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 90.0) -> dict:
-        sfn = boto3.client("stepfunctions")
+        sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
@@ -127,7 +135,7 @@ class Pipeline:
         raise AssertionError(f"{execution_arn} still running after {timeout} s")
 
     def history(self, execution_arn: str) -> list[dict]:
-        return boto3.client("stepfunctions").get_execution_history(
+        return self.client("stepfunctions").get_execution_history(
             executionArn=execution_arn, maxResults=1000
         )["events"]
 
@@ -141,7 +149,7 @@ class Pipeline:
         ]
 
     def published_events(self) -> list[dict]:
-        sqs = boto3.client("sqs")
+        sqs = self.client("sqs")
         messages = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10).get(
             "Messages", []
         )
@@ -184,9 +192,7 @@ def pipeline(monkeypatch, tmp_path):
             for retrier in state.get("Retry", []):
                 retrier["IntervalSeconds"] = RETRY_INTERVAL_FOR_TESTS
         sfn = boto3.client("stepfunctions")
-        role = boto3.client("iam").create_role(RoleName="retraining", AssumeRolePolicyDocument="{}")["Role"][
-            "Arn"
-        ]
+        role = create_role(stack, "RetrainingStateMachine", "states.amazonaws.com")
         name = stack.resolve(stack.properties("RetrainingStateMachine")["Name"])
         arn = sfn.create_state_machine(
             name=name, roleArn=role, definition=json.dumps(parsed), tracingConfiguration={"enabled": True}

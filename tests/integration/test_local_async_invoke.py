@@ -16,7 +16,7 @@ from botocore.config import Config
 
 from local.emulator import Emulator
 
-CALLER = '''
+CALLER = """
 import json, boto3
 
 def handler(event, context):
@@ -24,15 +24,15 @@ def handler(event, context):
         FunctionName=event["target"], InvocationType="Event", Payload=json.dumps({"marker": event["marker"]})
     )
     return {"status": response["StatusCode"], "body": response["Payload"].read().decode()}
-'''
+"""
 
-CALLEE = '''
+CALLEE = """
 import os, boto3
 
 def handler(event, context):
     boto3.client("s3").put_object(Bucket=os.environ["BUCKET"], Key=event["marker"], Body=b"ran")
     return {"ok": True}
-'''
+"""
 
 
 def in_thread(call, timeout):
@@ -66,12 +66,20 @@ def test_async_invoke_from_a_handler_returns_at_once_and_the_callee_runs_after(e
         archive.writestr("placeholder.py", "")
     for name, module in (("AsyncCaller", "async_caller_fixture"), ("AsyncCallee", "async_callee_fixture")):
         lam.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler=f"{module}.handler",
-            Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"BUCKET": "async-marks"}},
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"{module}.handler",
+            Code={"ZipFile": code.getvalue()},
+            Environment={"Variables": {"BUCKET": "async-marks"}},
         )
     client = boto3.client(
-        "lambda", region_name=emulator.region, endpoint_url=emulator.endpoint_url, config=quick,
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "lambda",
+        region_name=emulator.region,
+        endpoint_url=emulator.endpoint_url,
+        config=quick,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
     started = time.perf_counter()
     payload = json.dumps({"target": "AsyncCallee", "marker": "m1"}).encode()
@@ -88,13 +96,14 @@ def test_async_invoke_from_a_handler_returns_at_once_and_the_callee_runs_after(e
     assert set(names) == {"AsyncCaller", "AsyncCallee"}
 
 
-FAILING = '''
+FAILING = """
 import os, uuid, boto3
 
 def handler(event, context):
-    boto3.client("s3").put_object(Bucket=os.environ["BUCKET"], Key=f"{event['marker']}/{uuid.uuid4()}", Body=b"")
+    key = f"{event['marker']}/{uuid.uuid4()}"
+    boto3.client("s3").put_object(Bucket=os.environ["BUCKET"], Key=key, Body=b"")
     raise RuntimeError("evaluation crashed")
-'''
+"""
 
 
 def test_a_failing_async_invoke_is_retried_then_recorded_at_its_failure_destination(emulator, tmp_path):
@@ -103,19 +112,28 @@ def test_a_failing_async_invoke_is_retried_then_recorded_at_its_failure_destinat
     (tmp_path / "async_failing_fixture.py").write_text(FAILING)
     emulator.lambdas.code_dirs["AsyncFailing"] = tmp_path
     lam, s3, sqs = emulator.client("lambda"), emulator.client("s3"), emulator.client("sqs")
-    role = emulator.client("iam").create_role(RoleName="fixture", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = emulator.client("iam").create_role(RoleName="fixture", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
     s3.create_bucket(Bucket="async-marks")
     queue = sqs.create_queue(QueueName="failures")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("placeholder.py", "")
     lam.create_function(
-        FunctionName="AsyncFailing", Runtime="python3.12", Role=role, Handler="async_failing_fixture.handler",
-        Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"BUCKET": "async-marks"}},
+        FunctionName="AsyncFailing",
+        Runtime="python3.12",
+        Role=role,
+        Handler="async_failing_fixture.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": {"BUCKET": "async-marks"}},
     )
     lam.put_function_event_invoke_config(
-        FunctionName="AsyncFailing", MaximumRetryAttempts=1,
+        FunctionName="AsyncFailing",
+        MaximumRetryAttempts=1,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
     response = lam.invoke(FunctionName="AsyncFailing", InvocationType="Event", Payload=b'{"marker": "f1"}')

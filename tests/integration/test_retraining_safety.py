@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from scipy.stats import binomtest
 
@@ -86,7 +85,7 @@ def test_new_feedback_counts_from_the_last_training_not_the_newest_version(pipel
     registry.activate(trained, reason="promoted by retraining")
     registry.register_model_dir(weak_model)  # registered by hand afterwards: records no feedback total
     pk, sk = feedback.COUNTER_TOTAL  # 650 verified feedback so far
-    boto3.client("dynamodb").put_item(
+    pipeline.client("dynamodb").put_item(
         TableName=pipeline.name("StatsTable"), Item={"pk": {"S": pk}, "sk": {"S": sk}, "total": {"N": "650"}}
     )
     assert feedback.feedback_stats(None)["total"] == 650

@@ -7,7 +7,6 @@ import json
 import re
 import tarfile
 
-import boto3
 import pytest
 
 from core.registry import ModelRegistry
@@ -18,7 +17,7 @@ from tests.unit.conftest import make_records, train_model
 
 def upload_base_dataset(pipeline, records: list[dict]) -> None:
     body = "".join(json.dumps(record) + "\n" for record in records).encode()
-    boto3.client("s3").put_object(Bucket=pipeline.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
+    pipeline.client("s3").put_object(Bucket=pipeline.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
 
 
 @pytest.fixture
@@ -43,9 +42,9 @@ def deploy(model_dir) -> str:
     return version
 
 
-def job_log(job_name: str) -> str:
+def job_log(pipeline, job_name: str) -> str:
     """The training job's log, where SageMaker puts it (CloudWatch Logs)."""
-    events = boto3.client("logs").get_log_events(
+    events = pipeline.client("logs").get_log_events(
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{job_name}/algo-1"
     )["events"]
     return "\n".join(event["message"] for event in events)
@@ -100,7 +99,7 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     assert request["HyperParameters"]["C"] == "5.0"
     assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
     assert "CheckpointConfig" not in request  # nothing writes or resumes checkpoints: a Spot restart retrains
-    s3 = boto3.client("s3")
+    s3 = pipeline.client("s3")
     bucket = pipeline.name("DataBucket")
     train_lines = s3.get_object(Bucket=bucket, Key="runs/retrain-promote/train/train.jsonl")["Body"].read()
     golden_lines = s3.get_object(Bucket=bucket, Key="runs/retrain-promote/golden/golden.jsonl")["Body"].read()
@@ -116,12 +115,12 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
 
     # How the job ran: the image's Python, pydantic from the shipped wheels, the hyperparameters read under
     # the toolkit's convention (-C 5.0 --char_ngrams False ... as arguments, SM_HPS in the environment).
-    log = job_log("mlnews-dev-retrain-promote")
+    log = job_log(pipeline, "mlnews-dev-retrain-promote")
     runtime = r"runtime: Python 3\.12\.\d+ .*scikit-learn 1\.9\.0, .*pydantic 2\.13\.5$"
     assert re.search(runtime, log, re.M), log
     assert "Successfully installed" in log and "pydantic-2.13.5" in log
     assert "train.py -C 5.0 --char_ngrams False --embeddings none --max_iter 100" in log
-    job = boto3.client("sagemaker").describe_training_job(TrainingJobName="mlnews-dev-retrain-promote")
+    job = pipeline.client("sagemaker").describe_training_job(TrainingJobName="mlnews-dev-retrain-promote")
     model_bucket, _, model_key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
     model = s3.get_object(Bucket=model_bucket, Key=model_key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(model)) as tar:
@@ -195,14 +194,15 @@ def test_a_requirement_the_image_cannot_satisfy_fails_the_job_with_pips_message(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     # PrepareData uploads its code once under the sha256 of its bytes: this one takes the real one's place.
-    boto3.client("s3").put_object(
+    pipeline.client("s3").put_object(
         Bucket=pipeline.name("DataBucket"), Key=f"code/sourcedir-{digest[:16]}.tar.gz", Body=buffer.getvalue()
     )
     arn = pipeline.start("retrain-unsatisfiable")
     result = pipeline.wait(arn)
     assert result["status"] == "FAILED" and result["error"] == "RetrainingFailed"
     assert entered_states(pipeline, arn) == ["PrepareData", "Train", "RecordFailure", "RetrainingFailed"]
-    job = boto3.client("sagemaker").describe_training_job(TrainingJobName="mlnews-dev-retrain-unsatisfiable")
+    sagemaker = pipeline.client("sagemaker")
+    job = sagemaker.describe_training_job(TrainingJobName="mlnews-dev-retrain-unsatisfiable")
     reason = job["FailureReason"]
     assert job["TrainingJobStatus"] == "Failed"
     assert reason.startswith("AlgorithmError: InstallRequirementsError")
@@ -262,7 +262,7 @@ def test_scheduled_retrain_check_starts_one_execution(pipeline, base_dataset, lo
     assert first["retrain"] is True and first["execution"]["job_id"].startswith("retrain-")
     second = call_handler("handlers/retrain_check.lambda_handler", load_schedule_event, environment)
     assert second["retrain"] is False and second["execution"] is None  # running or cooling down
-    execution = boto3.client("stepfunctions").describe_execution(
+    execution = pipeline.client("stepfunctions").describe_execution(
         executionArn=first["execution"]["execution_arn"]
     )
     assert json.loads(execution["input"])["trigger"] == "schedule"

@@ -266,9 +266,11 @@ def test_the_api_stage_writes_access_logs_to_a_retained_group():
 def test_failed_async_evaluations_are_kept_and_alarmed():
     """The admin API invokes EvaluateModelFunction asynchronously: a failure must not vanish."""
     template = cfn()
-    config = next(
-        v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::Lambda::EventInvokeConfig"
-    )
+    (config,) = [
+        spec["Properties"]
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Lambda::EventInvokeConfig"
+    ]
     assert config["FunctionName"] == {"Ref": "EvaluateModelFunction"}
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]
     assert destination == {"Fn::GetAtt": ["EvaluationFailureQueue", "Arn"]}
