@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from local import training_image
+from local.cfn import ACCOUNT_ID
 
 _TRAINING_SLOTS = threading.Semaphore(1)  # one training at a time: 2-core machines
+SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"  # the managed rule `.sync` relies on
 _installed: dict[str, Any] = {}
 work_root: Path | None = None  # where job directories go; None = a temp dir per job
 keep_work_dirs = False
@@ -87,7 +89,7 @@ def _service_class():
         ResourceCondition,
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+    from moto.stepfunctions.parser.asl.utils import boto_client  # looked up per call: local IAM wraps it
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
     actions = {"createtrainingjob", "describetrainingjob", "stoptrainingjob"}
@@ -104,8 +106,19 @@ def _service_class():
             if self.resource.api_action.lower() not in actions:
                 raise ValueError(f"local mode does not support sagemaker:{self.resource.api_action}")
 
-        def _client(self, region, credentials):
-            return boto_client_for(service="sagemaker", region=region, state_credentials=credentials)
+        def _client(self, region, credentials, service="sagemaker"):
+            return boto_client.boto_client_for(service=service, region=region, state_credentials=credentials)
+
+        def _watch_training_jobs(self, region, credentials):
+            """What `.sync` does first on AWS: Step Functions keeps a managed EventBridge rule for SageMaker
+            job events, created and read with the execution role, so the role needs events:PutRule, PutTargets
+            and DescribeRule on it (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)."""
+            events = self._client(region, credentials, "events")
+            pattern = {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"]}
+            events.put_rule(Name=SYNC_RULE, EventPattern=json.dumps(pattern), State="ENABLED")
+            target = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{SYNC_RULE}"  # Step Functions' own
+            events.put_targets(Rule=SYNC_RULE, Targets=[{"Id": "StepFunctions", "Arn": target}])
+            events.describe_rule(Name=SYNC_RULE)
 
         def _from_error(self, env, ex):
             if not isinstance(ex, ClientError):
@@ -126,6 +139,8 @@ def _service_class():
             )
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            if self.resource.condition == ResourceCondition.Sync:
+                self._watch_training_jobs(resource_runtime_part.region, state_credentials)
             client = self._client(resource_runtime_part.region, state_credentials)
             response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
             response.pop("ResponseMetadata", None)

@@ -344,6 +344,15 @@ def _put_events(call: Call, catalog: ResourceCatalog) -> list[Request]:
     ]
 
 
+def _event_rule(param: str) -> Mapper:
+    def mapper(call: Call, catalog: ResourceCatalog) -> list[Request]:
+        bus = call.params.get("EventBusName") or "default"
+        rule = call.params[param] if bus == "default" else f"{bus}/{call.params[param]}"
+        return [Request(f"events:{call.operation}", call.arn("events", f"rule/{rule}"))]
+
+    return mapper
+
+
 def _put_metric_data(call: Call, catalog: ResourceCatalog) -> list[Request]:
     return [Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": call.params.get("Namespace")})]
 
@@ -428,7 +437,12 @@ _MAPPERS: dict[str, dict[str, Mapper]] = {
         "AddTags": _by_param("sagemaker:AddTags", "ResourceArn"),
     },
     "lambda": {"Invoke": _lambda_invoke, "InvokeAsync": _lambda_invoke},
-    "events": {"PutEvents": _put_events},
+    "events": {
+        "PutEvents": _put_events,
+        "PutRule": _event_rule("Name"),
+        "DescribeRule": _event_rule("Name"),
+        "PutTargets": _event_rule("Rule"),
+    },
     "cloudwatch": {"PutMetricData": _put_metric_data},
     "logs": {
         "CreateLogGroup": _log_stream("logs:CreateLogGroup"),

@@ -27,7 +27,13 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` h
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.lambda_in_process import create_functions, in_process_lambda, refresh_environments
-from tests.template_resources import REGION, create_role, create_stack, state_machine_definition
+from tests.template_resources import (
+    REGION,
+    create_role,
+    create_stack,
+    load_template,
+    state_machine_definition,
+)
 
 FAST_TRAINING = {"embeddings": "none", "char_ngrams": False, "max_iter": 100}
 RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
@@ -157,7 +163,9 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(monkeypatch, tmp_path):
+def pipeline(request, monkeypatch, tmp_path):
+    """The retraining state machine of template.yaml in moto, or of a copy changed by the test's
+    `@pytest.mark.template_change.with_args(function)`: function(template dict) changes it in place."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -179,7 +187,11 @@ def pipeline(monkeypatch, tmp_path):
         local_sagemaker(behaviour),
     ):
         reset_settings(), reset_clients(), signing_key_cache.clear()
-        stack = create_stack(parameters={"GoldenFraction": 0.2})
+        template = load_template()
+        change = request.node.get_closest_marker("template_change")
+        if change is not None:
+            change.args[0](template)
+        stack = create_stack(parameters={"GoldenFraction": 0.2}, template=template)
         overrides = {"MODEL_CACHE_DIR": str(tmp_path / "models")}
         arns = create_functions(
             stack,

@@ -11,6 +11,7 @@ import pytest
 
 from core.registry import ModelRegistry
 from core.retraining import build_sourcedir, execution_status
+from local.iam.enforcement import expected_denials
 from tests.lambda_in_process import call_handler
 from tests.unit.conftest import make_records, train_model
 
@@ -274,3 +275,25 @@ def load_schedule_event():
     from tests.template_resources import REPO_ROOT
 
     return json.loads((REPO_ROOT / "events" / "schedule_retrain_check.json").read_text())
+
+
+def _without_sync_rule_permissions(template: dict) -> None:
+    policies = template["Resources"]["RetrainingStateMachine"]["Properties"]["Policies"]
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "SyncIntegrationRule"]
+
+
+@pytest.mark.template_change.with_args(_without_sync_rule_permissions)
+def test_train_step_fails_without_the_permissions_sync_needs(pipeline, base_dataset):
+    """createTrainingJob.sync keeps an EventBridge rule with the execution role: without events:PutRule,
+    PutTargets and DescribeRule the Train step fails before any job starts, as on AWS (issue 7)."""
+    with expected_denials() as denied:
+        result = pipeline.wait(pipeline.start("retrain-no-sync-rule"))
+    assert result["status"] == "FAILED"
+    assert entered_states(pipeline, result["executionArn"])[:3] == ["PrepareData", "Train", "RecordFailure"]
+    assert pipeline.training.created == []  # refused before CreateTrainingJob
+    assert [(d.principal.label, f"{d.call.service}:{d.call.operation}") for d in denied] == [
+        ("RetrainingStateMachine", "events:PutRule")
+    ]
+    assert "events:PutRule" in json.dumps(pipeline.failures(result["executionArn"]))
