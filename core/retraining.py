@@ -17,6 +17,7 @@ import re
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -304,14 +305,19 @@ def build_sourcedir(root: Path = _PACKAGE_ROOT) -> tuple[bytes, str]:
             "training job could not install them (build with `sam build`; `make training-wheels` locally)"
         )
     entries.extend((f"wheels/{wheel.name}", wheel.read_bytes()) for wheel in wheels)
+    payload = tar_gz(entries)
+    return payload, hashlib.sha256(payload).hexdigest()
+
+
+def tar_gz(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """A .tar.gz of (name, bytes) entries, sorted and without timestamps: the same entries, the same bytes."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for name, data in sorted(entries):
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
-    payload = buffer.getvalue()
-    return payload, hashlib.sha256(payload).hexdigest()
+    return buffer.getvalue()
 
 
 def _write_jsonl(records) -> bytes:

@@ -47,23 +47,30 @@ def _reset_process_caches() -> None:
     reset_clients()
 
 
+@contextmanager
+def overlaid_environ(environment: dict[str, str]):
+    """`environment` on top of os.environ for the block, with the process's cached settings and clients
+    made again on entry and exit (they read the environment once)."""
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    _reset_process_caches()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reset_process_caches()
+
+
 def call_handler(handler_path: str, event, environment: dict[str, str], function_name: str = "fn"):
     """Import `handlers/x.lambda_handler` and call it with `environment` overlaid on os.environ."""
     module_name, _, attribute = handler_path.rpartition(".")
-    with _LOCK:
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        _reset_process_caches()
-        try:
-            handler = getattr(importlib.import_module(module_name.replace("/", ".")), attribute)
-            return handler(event, LambdaContext(function_name))
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            _reset_process_caches()
+    with _LOCK, overlaid_environ(environment):
+        handler = getattr(importlib.import_module(module_name.replace("/", ".")), attribute)
+        return handler(event, LambdaContext(function_name))
 
 
 def _in_process_invoke(self, event):

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from core.registry import ModelRegistry
-from core.retraining import build_sourcedir, execution_status
+from core.retraining import build_sourcedir, execution_status, tar_gz
 from local.iam.enforcement import expected_denials
 from tests.lambda_in_process import call_handler
 from tests.unit.conftest import make_records, train_model
@@ -188,15 +188,10 @@ def test_a_requirement_the_image_cannot_satisfy_fails_the_job_with_pips_message(
     with tarfile.open(fileobj=io.BytesIO(sourcedir)) as tar:
         entries = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
     entries["requirements.txt"] += b"scikit-learn==1.9.1\n"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    body = tar_gz(entries.items())
     # PrepareData uploads its code once under the sha256 of its bytes: this one takes the real one's place.
     pipeline.client("s3").put_object(
-        Bucket=pipeline.name("DataBucket"), Key=f"code/sourcedir-{digest[:16]}.tar.gz", Body=buffer.getvalue()
+        Bucket=pipeline.name("DataBucket"), Key=f"code/sourcedir-{digest[:16]}.tar.gz", Body=body
     )
     arn = pipeline.start("retrain-unsatisfiable")
     result = pipeline.wait(arn)

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.retraining import tar_gz
 from local import sagemaker, training_image
 from tests.template_resources import REGION, REPO_ROOT
 
@@ -76,13 +77,7 @@ def sourcedir(requirements: str | None = None, wheel: bool = False) -> bytes:
         entries["requirements.txt"] = requirements.encode()
     if wheel:
         entries["wheels/probe_dep-1.0-py3-none-any.whl"] = probe_wheel()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_gz(entries.items())
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import copy
 import functools
 import importlib
 import json
-import os
 import random
 import sys
 from pathlib import Path
@@ -17,9 +16,8 @@ from moto import mock_aws
 if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` helpers importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.aws_clients import reset_clients
 from local.iam.enforcement import access_control
-from tests.lambda_in_process import LambdaContext
+from tests.lambda_in_process import LambdaContext, overlaid_environ
 from tests.template_resources import REGION, REPO_ROOT, Stack, create_stack
 
 EVENTS_DIR = REPO_ROOT / "events"
@@ -138,18 +136,8 @@ class AwsStack:
 
         @functools.wraps(handler)
         def run(event, context):
-            saved = {name: os.environ.get(name) for name in credentials}
-            os.environ.update(credentials)
-            reset_clients()  # clients made now carry the function's credentials
-            try:
+            with overlaid_environ(credentials):  # clients made inside carry the function's credentials
                 return handler(event, context)
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
-                reset_clients()
 
         run.runs_as_role_of = handler
         return run
