@@ -143,7 +143,7 @@ LAMBDA_PYTHON_VERSION := 3.12
 # Lambda's python3.12 runtime has glibc 2.34: wheels up to manylinux_2_28 run there (numpy >= 2.3 ships only those).
 LAMBDA_PLATFORMS := manylinux2014_aarch64 manylinux_2_28_aarch64
 LAMBDA_PIP = $(PYTHON) -m pip
-# PrepareData ships the training wheels in sourcedir.tar.gz (core/retraining.py): only the image's platform.
+# PrepareData ships the training wheels in sourcedir.tar.gz (core/retraining/sourcedir.py): only the image's platform.
 TRAINING_WHEELS_DOWNLOAD = $(LAMBDA_PIP) download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 	--implementation cp --python-version $(TRAINING_PYTHON_VERSION) $(addprefix --platform ,$(TRAINING_PLATFORMS)) \
 	-d "$(ARTIFACTS_DIR)/$(TRAINING_WHEELS)" $(TRAINING_PINS)

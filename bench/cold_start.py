@@ -14,7 +14,7 @@ from bench.latency_stats import median
 OURS_BUNDLE = """
 import json, sys, time
 t0 = time.perf_counter()
-from core.bundle import ServingModel
+from core.model.bundle import ServingModel
 t1 = time.perf_counter()
 model = ServingModel.load(sys.argv[1])
 t2 = time.perf_counter()

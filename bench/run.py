@@ -116,7 +116,7 @@ def resolve_data_dir(arg: Path | None) -> Path:
 
 def check_data(data_dir: Path, splits: list[str]) -> None:
     """Raise BenchError naming every missing file and how to point the harness at the data."""
-    from core.splits import STANDARD_SPLITS
+    from core.data.splits import STANDARD_SPLITS
 
     paths = [data_dir / STANDARD_SPLITS[split][0] for split in splits]
     missing = [path for path in paths if not path.is_file()]
@@ -129,7 +129,7 @@ def check_data(data_dir: Path, splits: list[str]) -> None:
 
 def check_hyperparameters(overrides: dict) -> dict:
     """Validate overrides now (not ten minutes into the run); return the full hyperparameters in effect."""
-    from core.training import Hyperparameters, TrainingError
+    from core.fitting.training import Hyperparameters, TrainingError
 
     try:
         return Hyperparameters.parse(overrides).model_dump()

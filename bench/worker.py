@@ -28,7 +28,7 @@ def peak_rss_mb() -> float:
 
 def load_split(spec: dict):
     """Standard split, subsampled (seeded) when the spec sets limits (--quick)."""
-    from core.splits import standard_split
+    from core.data.splits import standard_split
 
     train, test = standard_split(spec["split"], spec["data_dir"])
     limits = spec.get("limits") or {}
@@ -49,9 +49,9 @@ def dir_bytes(path: Path) -> int:
 
 
 def train_ours(spec: dict) -> dict:
-    from core.bundle import ServingModel
-    from core.evaluation import evaluate
-    from core.training import train_to_dir
+    from core.fitting.training import train_to_dir
+    from core.model.bundle import ServingModel
+    from core.model.evaluation import evaluate
 
     train, test = load_split(spec)
     model_dir = Path(spec["model_dir"])
@@ -164,7 +164,7 @@ def serving(spec: dict) -> dict:
     """Single-item latency and batch throughput: ours (fresh model = cold pass, then warm) vs tuned."""
     import joblib
 
-    from core.bundle import ServingModel
+    from core.model.bundle import ServingModel
 
     _, test = load_split(spec)
     fields = spec["fields"]

@@ -41,7 +41,7 @@ def _bar(total: int, desc: str):
 
 
 def cmd_data_inspect(args: argparse.Namespace) -> int:
-    from core.dataset import inspect
+    from core.data.dataset import inspect
 
     report = inspect(args.paths, skip_invalid=True)
     if args.json:
@@ -90,7 +90,7 @@ def _parse_hyperparameters(text: str | None) -> dict:
 
 
 def _parse_fields(text: str) -> tuple[str, ...]:
-    from core.textproc import validate_text_fields
+    from core.model.textproc import validate_text_fields
 
     fields = tuple(f.strip() for f in text.split(",") if f.strip())
     try:
@@ -102,8 +102,8 @@ def _parse_fields(text: str) -> tuple[str, ...]:
 def cmd_train(args: argparse.Namespace) -> int:
     fields = _parse_fields(args.text_fields)
     hyperparameters = _parse_hyperparameters(args.hyperparameters)
-    from core.dataset import load_records
-    from core.training import Hyperparameters
+    from core.data.dataset import load_records
+    from core.fitting.training import Hyperparameters
 
     hp = Hyperparameters.parse(hyperparameters)  # fail fast, before reading data
     stats: dict = {}
@@ -115,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out}: exists and is not a directory")
-    from core.training import train_to_dir
+    from core.fitting.training import train_to_dir
 
     start = time.perf_counter()
     manifest = train_to_dir(records, out, hyperparameters=hp, text_fields=fields,
@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_model(path: str):
-    from core.bundle import ServingModel
+    from core.model.bundle import ServingModel
 
     if not Path(path).exists():
         raise CliError(f"--model {path}: no such directory")
@@ -154,8 +154,8 @@ def _predict_proba_batched(model, items: Sequence, desc: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.dataset import load_records
-    from core.evaluation import evaluate
+    from core.data.dataset import load_records
+    from core.model.evaluation import evaluate
 
     model = _load_model(args.model)
     records = load_records(args.data, skip_invalid=args.skip_invalid)
@@ -314,12 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CliError]
-    for module, name in (("core.dataset", "DatasetError"), ("core.bundle", "BundleError"),
-                         ("core.manifest", "ManifestError")):
+    for module, name in (("core.data.dataset", "DatasetError"), ("core.model.bundle", "BundleError"),
+                         ("core.model.manifest", "ManifestError")):
         mod = sys.modules.get(module)
         if mod is not None:
             errors.append(getattr(mod, name))
-    training = sys.modules.get("core.training")
+    training = sys.modules.get("core.fitting.training")
     if training is not None:
         errors.append(training.TrainingError)
     return tuple(errors)

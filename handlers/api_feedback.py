@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core import feedback
-from core.registry import ModelRegistry
+from core.feedback import counters, intake
+from core.registry.versions import ModelRegistry
 from core.schemas import FeedbackAccepted, FeedbackRequest, FeedbackStats
 from core.settings import get_settings
 from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id, logger, metrics, tracer
@@ -29,7 +29,7 @@ def active_model_item() -> dict | None:
 @tracer.capture_method
 def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[FeedbackAccepted]:
     active = active_model_item()
-    queued = feedback.accept_feedback(
+    queued = intake.accept_feedback(
         body.model_dump(),
         known_categories=active["classes"] if active else None,
         correlation_id=correlation_id(app),
@@ -47,7 +47,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
 @tracer.capture_method
 def stats() -> FeedbackStats:
     active = active_model_item()
-    return FeedbackStats.model_validate(feedback.feedback_stats(active["version"] if active else None))
+    return FeedbackStats.model_validate(counters.feedback_stats(active["version"] if active else None))
 
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
-from core import retraining
-from core.registry import ModelRegistry
+from core.registry.versions import ModelRegistry
+from core.retraining import check, evaluations, executions, outcome
 from core.schemas import (
     DeployRequest,
     DeployResponse,
@@ -35,7 +35,7 @@ def accepted(model: BaseModel) -> Response:
 
 @app.post("/api/v1/model/train")
 def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
-    started = retraining.start_retraining(
+    started = executions.start_retraining(
         trigger="api",
         reasons=["requested through the API"],
         include_feedback=body.include_feedback,
@@ -47,7 +47,7 @@ def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
 
 @app.get("/api/v1/model/train/<job_id>")
 def train_status(job_id: str) -> TrainStatus:
-    return TrainStatus.model_validate(retraining.execution_status(job_id))
+    return TrainStatus.model_validate(executions.execution_status(job_id))
 
 
 @app.get("/api/v1/model/versions")
@@ -63,7 +63,7 @@ def versions() -> ModelVersions:
 @app.post("/api/v1/model/deploy/<version>")
 def deploy(version: str, body: Annotated[DeployRequest | None, Body()] = None) -> DeployResponse:
     body = body or DeployRequest()
-    deployed = retraining.deploy_version(
+    deployed = outcome.deploy_version(
         version, reason=body.reason, allow_rejected=body.allow_rejected, correlation_id=correlation_id(app)
     )
     return DeployResponse.model_validate(deployed)
@@ -72,7 +72,7 @@ def deploy(version: str, body: Annotated[DeployRequest | None, Body()] = None) -
 @app.post("/api/v1/model/evaluate")
 def evaluate(body: Annotated[EvaluateRequest | None, Body()] = None) -> Response[EvaluationAccepted]:
     body = body or EvaluateRequest()
-    record = retraining.request_evaluation(
+    record = evaluations.request_evaluation(
         body.version, feedback_days=body.feedback_days, correlation_id=correlation_id(app)
     )
     return accepted(EvaluationAccepted.model_validate(record))
@@ -80,13 +80,13 @@ def evaluate(body: Annotated[EvaluateRequest | None, Body()] = None) -> Response
 
 @app.get("/api/v1/model/evaluate/<evaluation_id>")
 def evaluation(evaluation_id: str) -> EvaluationResult:
-    return EvaluationResult.model_validate(retraining.get_evaluation(evaluation_id))
+    return EvaluationResult.model_validate(evaluations.get_evaluation(evaluation_id))
 
 
 @app.post("/api/v1/model/retrain-check")
 def retrain_check(body: Annotated[RetrainCheckRequest | None, Body()] = None) -> RetrainCheckResponse:
     body = body or RetrainCheckRequest()
-    result = retraining.run_retrain_check(
+    result = check.run_retrain_check(
         trigger="api",
         correlation_id=correlation_id(app),
         force=body.force,

@@ -7,8 +7,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from core.errors import InvalidInput, NoActiveModel
-from core.model_cache import ActiveModelCache
-from core.predictions import predict
 from core.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -16,6 +14,8 @@ from core.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from core.serving.model_cache import ActiveModelCache
+from core.serving.predictions import predict
 from core.settings import get_settings
 from handlers.http_api import CORRELATION_ID_PATH, build_app, logger, metrics, tracer
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core import retraining
+from core.retraining import evaluate, evaluations
 from handlers.http_api import logger, metrics, tracer
 
 
@@ -18,12 +18,12 @@ from handlers.http_api import logger, metrics, tracer
 def lambda_handler(event, context):
     action = event.get("action")
     if action == "evaluate_candidate":
-        result = retraining.evaluate_candidate(event)
+        result = evaluate.evaluate_candidate(event)
         metrics.add_metric(
             name="CandidateAccuracy", unit=MetricUnit.NoUnit, value=result["golden"]["candidate"]["accuracy"]
         )
         logger.info("candidate evaluated", extra={"decision": result["decision"]})
         return result
     if action == "evaluate_version":
-        return retraining.evaluate_version(event)
+        return evaluations.evaluate_version(event)
     raise ValueError(f"unknown action {action!r}; expected evaluate_candidate or evaluate_version")

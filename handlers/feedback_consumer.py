@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from core import feedback
 from core.errors import InvalidInput
+from core.feedback import storage
 from handlers.http_api import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -24,8 +24,8 @@ def record_handler(record: SQSRecord) -> str:
     has_id = "correlation_id" in attributes
     logger.set_correlation_id(attributes["correlation_id"].string_value if has_id else record.message_id)
     try:
-        message = feedback.parse_feedback_message(record.body)
-        outcome = feedback.store_feedback(message)
+        message = storage.parse_feedback_message(record.body)
+        outcome = storage.store_feedback(message)
     except InvalidInput as error:
         logger.warning(
             "dropping invalid feedback", extra={"message_id": record.message_id, "reason": error.message}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core import retraining
+from core.retraining import outcome as outcomes
 from handlers.http_api import logger, metrics, tracer
 
 
@@ -12,7 +12,7 @@ from handlers.http_api import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
-    outcome = retraining.record_outcome(event)
+    outcome = outcomes.record_outcome(event)
     metrics.add_metric(name=f"Retraining{outcome['status'].capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("retraining outcome", extra=outcome)
     return outcome

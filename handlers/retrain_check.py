@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core import retraining
+from core.retraining import check
 from handlers.http_api import logger, metrics, tracer
 
 
@@ -15,7 +15,7 @@ def lambda_handler(event, context):
     event = event if isinstance(event, dict) else {}
     # The schedule's Input (template) is {"trigger": "schedule"}; the request id correlates the run.
     correlation_id = logger.get_correlation_id() or getattr(context, "aws_request_id", None)
-    result = retraining.run_retrain_check(
+    result = check.run_retrain_check(
         trigger=str(event.get("trigger") or "schedule"),
         correlation_id=correlation_id,
         force=bool(event.get("force", False)),

@@ -6,7 +6,7 @@ and the local substitutes for versions the package index lacks). From it:
   built once by `make training-image` (or lazily by local mode) and rebuilt when the data file changes;
 - `training-wheels/`: the wheels of training/requirements.txt (what the image lacks) for the image's platform,
   plus the host's own when the host is another platform, so local jobs install them with no index
-  (`make training-wheels`; core/retraining.py ships them in sourcedir.tar.gz);
+  (`make training-wheels`; core/retraining/sourcedir.py ships them in sourcedir.tar.gz);
 - `create_job_env`: a fresh environment per job on top of the image environment, so what one job installs
   never reaches another.
 Where the image's Python is missing, local mode says so once and runs jobs on the current interpreter.

@@ -70,7 +70,7 @@ def write_jsonl(path: Path, rows: Sequence[dict]) -> Path:
 
 
 class FakeEmbeddings:
-    """Same API as core.embeddings.StaticEmbeddings, with random vectors over a small vocabulary."""
+    """Same API as core.model.embeddings.StaticEmbeddings, with random vectors over a small vocabulary."""
 
     _TOKEN = re.compile(r"\w+")
 
@@ -157,8 +157,8 @@ def fake_embeddings_cls() -> type[FakeEmbeddings]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, generated_rows) -> Path:
     """A model trained once per session on the generated corpus (word+char n-grams, no embeddings)."""
-    from core.dataset import NewsRecord
-    from core.training import train_to_dir
+    from core.data.dataset import NewsRecord
+    from core.fitting.training import train_to_dir
 
     out = tmp_path_factory.mktemp("tiny_model")
     records = [NewsRecord.model_validate(r) for r in generated_rows]

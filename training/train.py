@@ -1,7 +1,7 @@
 """SageMaker script-mode entry point (also runs locally with plain paths).
 
-Reads every *.jsonl/*.json/*.csv file in the train channel, trains with core.training and writes the model
-directory (manifest.json, pipeline.joblib, bundle/, metrics.json) to SM_MODEL_DIR, metrics.json to
+Reads every *.jsonl/*.json/*.csv file in the train channel, trains with core.fitting.training and writes
+the model directory (manifest.json, pipeline.joblib, bundle/, metrics.json) to SM_MODEL_DIR, metrics.json to
 SM_OUTPUT_DATA_DIR, and prints `validation:<metric>=<value>` lines for SageMaker metric definitions.
 
 In a training job the sagemaker-training toolkit runs `python train.py --key value ...` (one pair per
@@ -28,12 +28,13 @@ if __package__ in (None, "") and not (Path(__file__).resolve().parent / "core").
     # training/train.py of the repository: `core` is one level up (in a source dir it is beside this file)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.dataset import DatasetError, load_records  # noqa: E402
-from core.training import Hyperparameters, TrainingError, train_to_dir  # noqa: E402
+from core.data.dataset import DatasetError, load_records  # noqa: E402
+from core.fitting.training import Hyperparameters, TrainingError, train_to_dir  # noqa: E402
 
 CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_INPUT_CONFIG_DIR is not set
 # Entry-point options that travel with the hyperparameters: text_fields ("headline,short_description"),
-# skip_invalid (bool), model_version (label written into bundle.json). Everything else goes to core.training.
+# skip_invalid (bool), model_version (label written into bundle.json). Everything else goes to
+# core.fitting.training.
 METRIC_KEYS = ("accuracy", "macro_f1", "top3_accuracy", "ece", "headline_only_accuracy", "training_seconds")
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 

@@ -11,11 +11,13 @@ import json
 import pytest
 from scipy.stats import binomtest
 
-from core import feedback
 from core.errors import Conflict
-from core.policies import PromotionPolicy, mcnemar_exact, promotion_decision
-from core.registry import ModelRegistry
-from core.retraining import execution_status, measure_signals, record_outcome, training_job_name
+from core.feedback import counters
+from core.registry.versions import ModelRegistry
+from core.retraining.check import measure_signals
+from core.retraining.executions import execution_status, training_job_name
+from core.retraining.outcome import record_outcome
+from core.retraining.policies import PromotionPolicy, mcnemar_exact, promotion_decision
 from core.settings import get_settings, load_settings
 from tests.integration.test_state_machine import deploy, upload_base_dataset
 from tests.unit.conftest import make_records, train_model
@@ -84,11 +86,11 @@ def test_new_feedback_counts_from_the_last_training_not_the_newest_version(pipel
     trained = registry.register_model_dir(good_model, data_summary={"feedback_total": 600})["version"]
     registry.activate(trained, reason="promoted by retraining")
     registry.register_model_dir(weak_model)  # registered by hand afterwards: records no feedback total
-    pk, sk = feedback.COUNTER_TOTAL  # 650 verified feedback so far
+    pk, sk = counters.COUNTER_TOTAL  # 650 verified feedback so far
     pipeline.client("dynamodb").put_item(
         TableName=pipeline.name("StatsTable"), Item={"pk": {"S": pk}, "sk": {"S": sk}, "total": {"N": "650"}}
     )
-    assert feedback.feedback_stats(None)["total"] == 650
+    assert counters.feedback_stats(None)["total"] == 650
     assert measure_signals(get_settings()).new_feedback == 50
 
 

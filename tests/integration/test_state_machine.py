@@ -9,8 +9,9 @@ import tarfile
 
 import pytest
 
-from core.registry import ModelRegistry
-from core.retraining import build_sourcedir, execution_status, tar_gz
+from core.registry.versions import ModelRegistry
+from core.retraining.executions import execution_status
+from core.retraining.sourcedir import build_sourcedir, tar_gz
 from local.iam.enforcement import expected_denials
 from tests.lambda_in_process import call_handler
 from tests.unit.conftest import make_records, train_model
@@ -111,7 +112,7 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     code_key = json.loads(request["HyperParameters"]["sagemaker_submit_directory"])[len(f"s3://{bucket}/") :]
     with tarfile.open(fileobj=s3.get_object(Bucket=bucket, Key=code_key)["Body"], mode="r|gz") as tar:
         names = tar.getnames()
-    assert {"train.py", "core/training.py", "core/bundle.py", "training/train.py"} <= set(names)
+    assert {"train.py", "core/fitting/training.py", "core/model/bundle.py", "training/train.py"} <= set(names)
     assert any(name.startswith("wheels/pydantic-2.") for name in names)
 
     # How the job ran: the image's Python, pydantic from the shipped wheels, the hyperparameters read under

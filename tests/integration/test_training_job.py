@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.retraining import tar_gz
+from core.retraining.sourcedir import tar_gz
 from local import sagemaker, training_image
 from tests.template_resources import REGION, REPO_ROOT
 

@@ -54,8 +54,8 @@ def make_records(per_class: int, seed: int, label_noise: float = 0.0) -> list[di
 
 
 def train_model(records: list[dict], out_dir: Path) -> Path:
-    from core.dataset import NewsRecord
-    from core.training import train_to_dir
+    from core.data.dataset import NewsRecord
+    from core.fitting.training import train_to_dir
 
     train_to_dir([NewsRecord(**record) for record in records], out_dir, hyperparameters=FAST_HYPERPARAMETERS)
     return out_dir
@@ -95,7 +95,7 @@ def aws_env(monkeypatch, tmp_path):
 
 def reset_process_state() -> None:
     from core.aws_clients import reset_clients
-    from core.feedback import signing_key_cache
+    from core.feedback.prediction_ids import signing_key_cache
     from core.settings import reset_settings
 
     reset_settings()
@@ -170,7 +170,7 @@ def aws(aws_from):
 
 @pytest.fixture
 def registry(aws):
-    from core.registry import ModelRegistry
+    from core.registry.versions import ModelRegistry
 
     return ModelRegistry()
 

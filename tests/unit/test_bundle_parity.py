@@ -9,9 +9,9 @@ import joblib
 import numpy as np
 import pytest
 
-from core.bundle import BundleError, ServingModel, bundle_digest
-from core.dataset import NewsRecord, load_records
-from core.training import train_to_dir
+from core.data.dataset import NewsRecord, load_records
+from core.fitting.training import train_to_dir
+from core.model.bundle import BundleError, ServingModel, bundle_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def parity_case(tmp_path_factory, shared_data_dir, generated_rows, fake_embeddings):
     """(model dir, test records): real v3 records (past -> future) when present, else generated ones."""
     if shared_data_dir is not None:
-        from core.splits import temporal_split
+        from core.data.splits import temporal_split
 
         records = load_records([shared_data_dir / "news_category_v3_sample.jsonl"])
         train, test = temporal_split(records, "2021-01-01")
@@ -142,7 +142,7 @@ def test_serving_imports_neither_sklearn_nor_scipy_nor_pickle_loads(tiny_model_d
         "import sys, pickle\n"
         "def refuse(*a, **k): raise AssertionError('unpickling attempted')\n"
         "pickle.loads = pickle.load = refuse\n"
-        "from core.bundle import ServingModel\n"
+        "from core.model.bundle import ServingModel\n"
         f"m = ServingModel.load({str(tiny_model_dir)!r})\n"
         "p = m.predict([{'headline': 'senate vote on the new bill'}])\n"
         "assert p[0]['category']\n"
@@ -187,7 +187,7 @@ def test_single_word_explanation_is_its_whole_logit(parity_case, fake_embeddings
 def test_char_analyzer_matches_scikit_learn():
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from core.textproc import CharWbAnalyzer, WordAnalyzer
+    from core.model.textproc import CharWbAnalyzer, WordAnalyzer
 
     texts = ["a", "ab abc abcd", "Hello World!", "x y  zz", "supercalifragilistic", "", "Élan vital"]
     for lo, hi in [(2, 5), (1, 3), (3, 8), (5, 5)]:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dataset import DatasetError, NewsRecord, inspect, iter_records, load_records
+from core.data.dataset import DatasetError, NewsRecord, inspect, iter_records, load_records
 
 KAGGLE_LINE = (
     '{"link": "https://www.huffpost.com/entry/x", "headline": "The 5 Best Skin Care Resolutions", '

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.embeddings import ASSET_PATH, StaticEmbeddings, WordPiece, basic_tokens
+from core.model.embeddings import ASSET_PATH, StaticEmbeddings, WordPiece, basic_tokens
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "wordpiece_cases.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def packaged() -> StaticEmbeddings:
-    assert ASSET_PATH.exists(), "core/assets/minilm_static.npz is part of the repository"
+    assert ASSET_PATH.exists(), "core/model/assets/minilm_static.npz is part of the repository"
     return StaticEmbeddings.load_default()
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, top_k_accuracy_score
 
-from core.evaluation import correct_vector, evaluate, expected_calibration_error
+from core.model.evaluation import correct_vector, evaluate, expected_calibration_error
 
 CLASSES = ["A", "B", "C", "D"]
 

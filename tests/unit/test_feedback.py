@@ -7,21 +7,21 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from core import feedback
 from core.errors import InvalidInput, InvalidPredictionId
+from core.feedback import counters, history, intake, prediction_ids, storage
 
 KEY = b"k" * 48
 HEADLINE = "Senate passes the annual budget after a late-night session"
 
 
 def test_prediction_id_round_trip_and_normalisation():
-    token = feedback.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0003", issued_at=1_767_268_800)
-    claims = feedback.verify_prediction_id(
+    token = prediction_ids.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0003", issued_at=1_767_268_800)
+    claims = prediction_ids.verify_prediction_id(
         KEY, token, "  senate PASSES the annual budget\tafter a late-night session ", now=1_767_268_900
     )
     assert (claims.model_version, claims.category, claims.issued_at) == ("v0003", "POLITICS", 1_767_268_800)
-    assert claims.headline_sha256 == feedback.headline_sha256(HEADLINE)
-    other = feedback.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0003", issued_at=1_767_268_800)
+    assert claims.headline_sha256 == prediction_ids.headline_sha256(HEADLINE)
+    other = prediction_ids.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0003", issued_at=1_767_268_800)
     assert other != token  # the nonce keeps ids of repeated predictions distinct
 
 
@@ -35,28 +35,28 @@ def test_prediction_id_round_trip_and_normalisation():
     ],
 )
 def test_tampered_prediction_ids_are_rejected(mutate, reason):
-    token = feedback.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0001")
+    token = prediction_ids.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0001")
     with pytest.raises(InvalidPredictionId, match=reason):
-        feedback.verify_prediction_id(KEY, mutate(token), HEADLINE)
+        prediction_ids.verify_prediction_id(KEY, mutate(token), HEADLINE)
 
 
 def test_wrong_key_headline_age_and_future_are_rejected():
-    token = feedback.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0001", issued_at=1_000_000)
+    token = prediction_ids.issue_prediction_id(KEY, HEADLINE, "POLITICS", "v0001", issued_at=1_000_000)
     with pytest.raises(InvalidPredictionId, match="signature"):
-        feedback.verify_prediction_id(b"z" * 48, token, HEADLINE, now=1_000_100)
+        prediction_ids.verify_prediction_id(b"z" * 48, token, HEADLINE, now=1_000_100)
     with pytest.raises(InvalidPredictionId, match="headline"):
-        feedback.verify_prediction_id(KEY, token, "A different headline", now=1_000_100)
+        prediction_ids.verify_prediction_id(KEY, token, "A different headline", now=1_000_100)
     with pytest.raises(InvalidPredictionId, match="older than 30 days"):
-        feedback.verify_prediction_id(KEY, token, HEADLINE, now=1_000_000 + 31 * 86400)
+        prediction_ids.verify_prediction_id(KEY, token, HEADLINE, now=1_000_000 + 31 * 86400)
     with pytest.raises(InvalidPredictionId, match="future"):
-        feedback.verify_prediction_id(KEY, token, HEADLINE, now=1_000_000 - 3600)
+        prediction_ids.verify_prediction_id(KEY, token, HEADLINE, now=1_000_000 - 3600)
 
 
 def test_parse_feedback_message_requires_fields():
     with pytest.raises(InvalidInput, match="not JSON"):
-        feedback.parse_feedback_message("{oops")
+        storage.parse_feedback_message("{oops")
     with pytest.raises(InvalidInput, match="received_at"):
-        feedback.parse_feedback_message(
+        storage.parse_feedback_message(
             json.dumps({"prediction_id": "x", "correct_category": "A", "headline": "h"})
         )
 
@@ -69,26 +69,26 @@ def _message(
     version: str = "v0001",
     received_at: str | None = None,
 ) -> dict:
-    token = feedback.issue_prediction_id(key, headline, predicted, version)
-    claims = feedback.verify_prediction_id(key, token, headline)
+    token = prediction_ids.issue_prediction_id(key, headline, predicted, version)
+    claims = prediction_ids.verify_prediction_id(key, token, headline)
     request = {"prediction_id": token, "correct_category": correct, "headline": headline}
-    message = feedback.build_feedback_message(request, claims, correlation_id="cid-1")
+    message = intake.build_feedback_message(request, claims, correlation_id="cid-1")
     if received_at:
         message["received_at"] = received_at
     return message
 
 
 def test_store_feedback_is_idempotent_and_counts_once(aws):
-    key = feedback.signing_key()
+    key = prediction_ids.signing_key()
     message = _message(key, HEADLINE, "POLITICS", "POLITICS")
-    assert feedback.store_feedback(message) == "stored"
-    assert feedback.store_feedback(message) == "duplicate"  # SQS redelivery
+    assert storage.store_feedback(message) == "stored"
+    assert storage.store_feedback(message) == "duplicate"  # SQS redelivery
     second = dict(message, correct_category="SPORTS", received_at="2030-01-01T00:00:00.000+00:00")
-    assert feedback.store_feedback(second) == "duplicate"  # a second feedback for the same prediction
+    assert storage.store_feedback(second) == "duplicate"  # a second feedback for the same prediction
     wrong = _message(key, "Team wins the title", "SPORTS", "POLITICS", version="v0002")
-    assert feedback.store_feedback(wrong) == "stored"
+    assert storage.store_feedback(wrong) == "stored"
 
-    stats = feedback.feedback_stats("v0001")
+    stats = counters.feedback_stats("v0001")
     assert (stats["total"], stats["correct"], stats["accuracy"]) == (2, 1, 0.5)
     assert stats["live_accuracy"] == 1.0 and stats["live_total"] == 1
     assert stats["per_category"]["POLITICS"] == {"total": 2, "correct": 1, "accuracy": 0.5}
@@ -100,40 +100,40 @@ def test_store_feedback_is_idempotent_and_counts_once(aws):
 def test_forged_message_never_reaches_the_table(aws):
     message = _message(b"attacker-key-" * 4, HEADLINE, "POLITICS", "POLITICS")
     with pytest.raises(InvalidPredictionId):
-        feedback.store_feedback(message)
+        storage.store_feedback(message)
     assert boto3.resource("dynamodb").Table(aws.name("FeedbackTable")).scan()["Count"] == 0
-    assert feedback.feedback_stats()["total"] == 0
+    assert counters.feedback_stats()["total"] == 0
 
 
 def test_recent_and_all_feedback_read_back_as_records(aws):
-    key = feedback.signing_key()
+    key = prediction_ids.signing_key()
     today = datetime.now(UTC).isoformat(timespec="milliseconds")
-    feedback.store_feedback(_message(key, HEADLINE, "POLITICS", "POLITICS", received_at=today))
-    feedback.store_feedback(
+    storage.store_feedback(_message(key, HEADLINE, "POLITICS", "POLITICS", received_at=today))
+    storage.store_feedback(
         _message(key, "Old story", "SPORTS", "SPORTS", received_at="2001-01-01T00:00:00.000+00:00")
     )
-    recent = feedback.recent_feedback(7)
+    recent = history.recent_feedback(7)
     assert [record["headline"] for record in recent] == [HEADLINE]
     assert recent[0]["category"] == "POLITICS"
-    assert sorted(record["headline"] for record in feedback.iter_all_feedback()) == ["Old story", HEADLINE]
+    assert sorted(record["headline"] for record in history.iter_all_feedback()) == ["Old story", HEADLINE]
 
 
 def test_prediction_counters_feed_the_distribution(aws):
-    feedback.record_predictions("v0001", ["A", "B", "A"])
-    feedback.record_predictions("v0001", ["A"])
-    feedback.record_predictions("v0002", ["C"])
-    assert feedback.prediction_distribution("v0001") == {"A": 3, "B": 1}
+    counters.record_predictions("v0001", ["A", "B", "A"])
+    counters.record_predictions("v0001", ["A"])
+    counters.record_predictions("v0002", ["C"])
+    assert counters.prediction_distribution("v0001") == {"A": 3, "B": 1}
 
 
 def test_accept_feedback_queues_a_verified_message(aws):
-    key = feedback.signing_key()
-    token = feedback.issue_prediction_id(key, HEADLINE, "POLITICS", "v0001")
+    key = prediction_ids.signing_key()
+    token = prediction_ids.issue_prediction_id(key, HEADLINE, "POLITICS", "v0001")
     request = {"prediction_id": token, "correct_category": "SPORTS", "headline": HEADLINE}
     with pytest.raises(InvalidInput, match="unknown category"):
-        feedback.accept_feedback(
+        intake.accept_feedback(
             dict(request, correct_category="NOPE"), known_categories=["SPORTS"], correlation_id="c"
         )
-    queued = feedback.accept_feedback(
+    queued = intake.accept_feedback(
         request, known_categories=["SPORTS", "POLITICS"], correlation_id="cid-9"
     )
     sqs = boto3.client("sqs")

@@ -6,8 +6,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from core import feedback as feedback_module
-from core.model_cache import ActiveModelCache
+from core.feedback import storage
+from core.serving.model_cache import ActiveModelCache
 from tests.lambda_in_process import LambdaContext
 from tests.unit.conftest import api_event, call
 
@@ -191,7 +191,7 @@ def test_consumer_reports_only_failed_records_and_drops_forgeries(aws, handlers,
     )
     retry_event = drain_queue(aws)
     throttled = next(r for r in retry_event["Records"] if "pasta" in r["body"])
-    original = feedback_module.store_feedback
+    original = storage.store_feedback
 
     def store_or_throttle(message, settings=None):
         if "pasta" in message["headline"]:
@@ -201,10 +201,10 @@ def test_consumer_reports_only_failed_records_and_drops_forgeries(aws, handlers,
             )
         return original(message, settings)
 
-    monkeypatch.setattr(feedback_module, "store_feedback", store_or_throttle)
+    monkeypatch.setattr(storage, "store_feedback", store_or_throttle)
     result = consume(aws, consumer, retry_event)
     assert result == {"batchItemFailures": [{"itemIdentifier": throttled["messageId"]}]}
-    monkeypatch.setattr(feedback_module, "store_feedback", original)
+    monkeypatch.setattr(storage, "store_feedback", original)
     assert consume(aws, consumer, {"Records": [throttled]}) == {"batchItemFailures": []}  # the retry succeeds
     aws.use_function_env("FeedbackApiFunction")
     _, stats, _ = call(feedback_api, api_event("api_feedback_stats.json"))

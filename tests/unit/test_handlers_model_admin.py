@@ -97,14 +97,14 @@ def test_train_starts_one_execution_at_a_time(admin, aws, monkeypatch):
         call(admin, api_event("api_model_train_status.json", path_parameters={"job_id": "bad id!"}))[0] == 404
     )
     # a second starter racing the first: its RUNNING check read nothing, the lock still refuses it
-    import core.retraining
-    from core.registry import ModelRegistry
-    from core.retraining import start_retraining
+    import core.retraining.executions
+    from core.registry.versions import ModelRegistry
+    from core.retraining.executions import start_retraining
 
     registry = ModelRegistry()
     registry.release_retraining_lock(job_id)  # however far that run got, another starter holds the slot now
     registry.acquire_retraining_lock("train-other", ttl_seconds=3600)
-    monkeypatch.setattr(core.retraining, "list_executions", lambda *args, **kwargs: [])
+    monkeypatch.setattr(core.retraining.executions, "list_executions", lambda *args, **kwargs: [])
     with pytest.raises(Exception, match="retraining train-other is in progress"):
         start_retraining(trigger="schedule", reasons=["race"], name="retrain-race")
     sfn = boto3.client("stepfunctions")

@@ -5,9 +5,9 @@ import json
 import boto3
 import pytest
 
-from core import feedback
-from core.model_cache import ActiveModelCache
+from core.feedback import counters, prediction_ids
 from core.schemas import MAX_BATCH_ITEMS
+from core.serving.model_cache import ActiveModelCache
 from tests.unit.conftest import api_event, call
 
 
@@ -48,11 +48,11 @@ def test_predict_returns_a_verifiable_prediction(predict_handler, active_model, 
     assert [entry["category"] for entry in body["top_k"]][0] == "POLITICS" and len(body["top_k"]) == 2
     assert 0.0 < body["confidence"] <= 1.0
     assert body["explanation"] and {"term", "weight"} <= set(body["explanation"][0])
-    claims = feedback.verify_prediction_id(
-        feedback.signing_key(), body["prediction_id"], "senate vote on the new ELECTION law"
+    claims = prediction_ids.verify_prediction_id(
+        prediction_ids.signing_key(), body["prediction_id"], "senate vote on the new ELECTION law"
     )
     assert (claims.category, claims.model_version) == ("POLITICS", "v0001")
-    assert feedback.prediction_distribution("v0001") == {"POLITICS": 1}
+    assert counters.prediction_distribution("v0001") == {"POLITICS": 1}
 
 
 def test_batch_keeps_order_and_matches_single_predictions(predict_handler, active_model):

@@ -86,7 +86,7 @@ def test_record_outcome_sample_events(aws, load_event, registry, good_model_dir,
 
 def test_evaluate_version_sample_event_records_failure_for_unknown_version(aws, load_event):
     import handlers.evaluate_model as module
-    from core.retraining import get_evaluation
+    from core.retraining.evaluations import get_evaluation
 
     aws.use_function_env("EvaluateModelFunction")
     event = load_event("evaluate_version.json")

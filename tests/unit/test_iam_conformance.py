@@ -65,7 +65,7 @@ def test_the_same_call_passes_with_the_template_as_it_is(aws, load_event):
 
 def test_predict_without_its_secret_policy_cannot_sign_prediction_ids(aws_from, good_model_dir):
     import handlers.api_predict as module
-    from core.registry import ModelRegistry
+    from core.registry.versions import ModelRegistry
     from tests.unit.conftest import api_event, call
 
     aws = aws_from(without_policy_template("PredictFunction", "AWSSecretsManagerGetSecretValuePolicy"))

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from core.policies import (
+from core.retraining.policies import (
     PromotionPolicy,
     RetrainPolicy,
     RetrainSignals,

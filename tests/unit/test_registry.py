@@ -6,8 +6,8 @@ import boto3
 import pytest
 
 from core.errors import Conflict, NoActiveModel, NotFound
-from core.model_cache import ActiveModelCache, PredictionLRU
-from core.registry import ModelRegistry
+from core.registry.versions import ModelRegistry
+from core.serving.model_cache import ActiveModelCache, PredictionLRU
 from core.settings import get_settings
 
 

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from core.dataset import NewsRecord
-from core.splits import golden_split, is_golden, standard_split, stratified_split, temporal_split
+from core.data.dataset import NewsRecord
+from core.data.splits import golden_split, is_golden, standard_split, stratified_split, temporal_split
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_standard_splits_match_readme_sizes(shared_data_dir, tmp_path):
     assert (len(train), len(test)) == (23616, 5904)
     from sklearn.model_selection import train_test_split
 
-    from core.dataset import load_records
+    from core.data.dataset import load_records
 
     rows = load_records([shared_data_dir / "news_category_41_balanced.jsonl"])
     _, ref_test = train_test_split(rows, test_size=0.2, random_state=0, stratify=[r.category for r in rows])

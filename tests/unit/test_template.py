@@ -127,7 +127,7 @@ def test_sam_build_packages_exactly_what_local_mode_packages(tmp_path):
     with zipfile.ZipFile(io.BytesIO(function_package(REPO_ROOT, lambda_sources()))) as archive:
         assert files == set(archive.namelist())
     assert lambda_sources() == ("core", "handlers", "training")
-    assert {"handlers/api_predict.py", "core/bundle.py", "training/train.py"} <= files
+    assert {"handlers/api_predict.py", "core/model/bundle.py", "training/train.py"} <= files
     assert {path.split("/")[0] for path in files} == set(lambda_sources())
 
 
@@ -318,7 +318,7 @@ def test_settings_parse_the_template_defaults_and_reject_bad_values():
 
 def test_template_settings_and_policies_agree_on_every_default():
     """A threshold's default lives in three places (template parameter, setting, policy); they must agree."""
-    from core.policies import PromotionPolicy, RetrainPolicy
+    from core.retraining.policies import PromotionPolicy, RetrainPolicy
     from core.settings import Settings
 
     defaults = Settings()
@@ -345,8 +345,8 @@ def test_lambda_code_paths_import_without_scikit_learn():
         "import importlib\n"
         "for module in ('handlers.api_predict', 'handlers.api_feedback', 'handlers.api_model_admin',\n"
         "               'handlers.feedback_consumer', 'handlers.retrain_check', 'handlers.prepare_data',\n"
-        "               'handlers.evaluate_model', 'handlers.record_outcome', 'core.bundle',\n"
-        "               'core.evaluation', 'core.dataset', 'core.splits'):\n"
+        "               'handlers.evaluate_model', 'handlers.record_outcome', 'core.model.bundle',\n"
+        "               'core.model.evaluation', 'core.data.dataset', 'core.data.splits'):\n"
         "    importlib.import_module(module)\n"
     )
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}

@@ -5,9 +5,9 @@ import joblib
 import numpy as np
 import pytest
 
-from core.dataset import NewsRecord
-from core.manifest import ManifestError, data_fingerprint, verify_manifest
-from core.training import Hyperparameters, TrainingError, fit_pipeline, train_to_dir
+from core.data.dataset import NewsRecord
+from core.fitting.training import Hyperparameters, TrainingError, fit_pipeline, train_to_dir
+from core.model.manifest import ManifestError, data_fingerprint, verify_manifest
 
 FAST = {"embeddings": "none", "word_min_df": 1, "char_min_df": 1}
 
@@ -126,7 +126,7 @@ def test_training_bal41_learns(shared_data_dir, generated_rows, tmp_path):
 
     Training time is a benchmark target (make bench), not asserted here."""
     if shared_data_dir is not None:
-        from core.splits import standard_split
+        from core.data.splits import standard_split
 
         train, _ = standard_split("bal41", shared_data_dir)
         fields = ("headline",)
@@ -139,7 +139,7 @@ def test_training_bal41_learns(shared_data_dir, generated_rows, tmp_path):
 
 @pytest.mark.parametrize("classifier", ["linear_svm", "logreg"])
 def test_both_classifiers_serve_identically_from_the_bundle(tmp_path: Path, records, classifier):
-    from core.bundle import ServingModel
+    from core.model.bundle import ServingModel
 
     hp = {**FAST, "classifier": classifier}
     train_to_dir(records, tmp_path, hyperparameters=hp, version="vtest")
@@ -150,7 +150,7 @@ def test_both_classifiers_serve_identically_from_the_bundle(tmp_path: Path, reco
 
 
 def test_two_categories_give_two_probabilities(tmp_path: Path, records):
-    from core.bundle import ServingModel
+    from core.model.bundle import ServingModel
 
     two = [r for r in records if r.category in sorted({r.category for r in records})[:2]]
     train_to_dir(two, tmp_path, hyperparameters=FAST, version="vtest")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from core import feedback
-from core.model_cache import ActiveModelCache
+from core.feedback import counters, prediction_ids
+from core.serving.model_cache import ActiveModelCache
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -18,20 +18,20 @@ def predict(
     """(model_version, results) where each result is a Prediction plus prediction_id and model_version."""
     settings = settings or get_settings()
     version, predictions = cache.predict(items, top_k)
-    key = feedback.signing_key(settings)
+    key = prediction_ids.signing_key(settings)
     issued_at = int(time.time())
     results = [
         {
             **prediction,
             "model_version": version,
-            "prediction_id": feedback.issue_prediction_id(
+            "prediction_id": prediction_ids.issue_prediction_id(
                 key, item["headline"], prediction["category"], version, issued_at
             ),
         }
         for item, prediction in zip(items, predictions, strict=True)
     ]
     try:
-        feedback.record_predictions(version, [result["category"] for result in results], settings)
+        counters.record_predictions(version, [result["category"] for result in results], settings)
     except Exception as error:  # counters feed a slow signal; never fail a prediction for them
         logger.warning("could not count predictions: %s", error)
     return version, results

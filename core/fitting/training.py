@@ -1,6 +1,7 @@
 """Training: word (and optional char) n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
 
-The fitted scikit-learn pipeline is the training artifact; `core.bundle` serves the same model with numpy.
+The fitted scikit-learn pipeline is the training artifact; `core.model.bundle` serves the same model with
+numpy.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from core import bundle as bundle_mod
-from core import manifest as manifest_mod
-from core.dataset import NewsRecord
-from core.evaluation import evaluate
-from core.textproc import (
+from core.data.dataset import NewsRecord
+from core.model import bundle as bundle_mod
+from core.model import manifest as manifest_mod
+from core.model.evaluation import evaluate
+from core.model.textproc import (
     DEFAULT_TEXT_FIELDS,
     CharWbAnalyzer,
     WordAnalyzer,
@@ -228,9 +229,9 @@ def resolve_embeddings(hp: Hyperparameters, embeddings=None):
     if embeddings is not None:
         return embeddings
     try:
-        from core.embeddings import StaticEmbeddings
+        from core.model.embeddings import StaticEmbeddings
     except ImportError:
-        log.warning("core.embeddings is not available: training without the embedding block")
+        log.warning("core.model.embeddings is not available: training without the embedding block")
         return None
     return StaticEmbeddings.load_default()
 

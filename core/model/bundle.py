@@ -2,7 +2,7 @@
 
 bundle/ holds bundle.json (metadata, sha256 of arrays.npz) and arrays.npz (vocabularies as UTF-8 blobs, idf,
 float32 weights [n_features, n_classes], bias, embedding arrays) read with allow_pickle=False.
-The features are computed with the same analyzers (core.textproc) the training pipeline used.
+The features are computed with the same analyzers (core.model.textproc) the training pipeline used.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.textproc import CharWbAnalyzer, WordAnalyzer, compose_text, tokenize
+from core.model.textproc import CharWbAnalyzer, WordAnalyzer, compose_text, tokenize
 
 FORMAT_VERSION = 1
 BUNDLE_JSON = "bundle.json"
@@ -195,7 +195,7 @@ class ServingModel:
         self._embeddings = None
         if emb_dim:
             if embeddings_cls is None:
-                from core.embeddings import StaticEmbeddings as embeddings_cls
+                from core.model.embeddings import StaticEmbeddings as embeddings_cls
             emb_arrays = {key[len(EMB_PREFIX):]: arrays[key] for key in arrays if key.startswith(EMB_PREFIX)}
             self._embeddings = embeddings_cls.from_arrays(emb_arrays)
             if int(self._embeddings.dim) != emb_dim:

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from core.errors import NoActiveModel
-from core.registry import ModelRegistry
+from core.registry.versions import ModelRegistry
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)

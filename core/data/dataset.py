@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from core.textproc import normalise_text
+from core.model.textproc import normalise_text
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 

@@ -114,8 +114,8 @@ def promotion_decision(
     active_correct: list[bool] | None = None,
     policy: PromotionPolicy,
 ) -> dict:
-    """Promote the candidate? `candidate`/`active` are core.evaluation.evaluate() results on the golden set,
-    the `*_correct` vectors the per-item correctness on that same set (for the paired test)."""
+    """Promote the candidate? `candidate`/`active` are core.model.evaluation.evaluate() results on the golden
+    set, the `*_correct` vectors the per-item correctness on that same set (for the paired test)."""
     reasons: list[str] = []
     checks: dict = {"policy": asdict(policy), "candidate_accuracy": candidate["accuracy"]}
     above_floor = candidate["accuracy"] >= policy.accuracy_floor

@@ -183,7 +183,7 @@ class ModelRegistry:
         The bundle is verified by loading it before anything is written. With `training_job`, registering
         the same job twice returns the first registration (retries of the Evaluate step are harmless).
         """
-        from core.bundle import ServingModel  # numpy-only; imported lazily to keep cold starts small
+        from core.model.bundle import ServingModel  # numpy-only; imported lazily to keep cold starts small
 
         model_dir = find_model_dir(Path(model_dir))
         if training_job and (existing := self.version_for_training_job(training_job)):
@@ -417,7 +417,7 @@ class ModelRegistry:
 
     def load_model(self, version: str, cache_dir: Path | str | None = None, item: dict | None = None):
         """Download and load a version, refusing a bundle whose sha256 differs from the registry's."""
-        from core.bundle import ServingModel
+        from core.model.bundle import ServingModel
 
         item = item or self.require(version)
         root = Path(cache_dir or self.settings.model_cache_dir)

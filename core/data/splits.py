@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.dataset import DatasetError, NewsRecord, load_records
-from core.textproc import normalise_text
+from core.data.dataset import DatasetError, NewsRecord, load_records
+from core.model.textproc import normalise_text
 
 STANDARD_SPLITS = {
     # name: (file, kind, argument)
@@ -27,7 +27,7 @@ def default_data_dir() -> Path:
     env = os.environ.get("MLNEWS_DATA_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def stratified_split(records: Sequence[NewsRecord], test_size: float = 0.2, seed: int = 0

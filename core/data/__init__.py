@@ -1,0 +1,1 @@
+"""Records of the News Category Dataset: reading them, and deterministic splits."""

@@ -1,0 +1,74 @@
+"""The API side of feedback: verify a request and queue it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from core import aws_clients
+from core.errors import InvalidInput
+from core.feedback.prediction_ids import PredictionClaims, signing_key, verify_prediction_id
+from core.settings import Settings, get_settings
+
+
+def build_feedback_message(
+    request: dict,
+    claims: PredictionClaims,
+    *,
+    correlation_id: str | None,
+    received_at: datetime | None = None,
+) -> dict:
+    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "prediction_id": request["prediction_id"],
+        "correct_category": request["correct_category"],
+        "headline": request["headline"],
+        "short_description": request.get("short_description") or "",
+        "authors": request.get("authors") or "",
+        "predicted_category": claims.category,
+        "model_version": claims.model_version,
+        "headline_sha256": claims.headline_sha256,
+        "issued_at": claims.issued_at,
+        # Fixed at acceptance: a redelivered message carries the same key, so its write is a no-op.
+        "received_at": received.isoformat(timespec="milliseconds"),
+        "correlation_id": correlation_id or "",
+    }
+
+
+def accept_feedback(
+    request: dict,
+    *,
+    known_categories: list[str] | None,
+    correlation_id: str | None,
+    settings: Settings | None = None,
+) -> dict:
+    """Verify a feedback request and queue it. Returns {"message_id", "message"}; raises InvalidInput."""
+    settings = settings or get_settings()
+    settings.require("feedback_queue_url")
+    claims = verify_prediction_id(
+        signing_key(settings),
+        request["prediction_id"],
+        request["headline"],
+        max_age_days=settings.prediction_id_max_age_days,
+    )
+    if known_categories is not None and request["correct_category"] not in known_categories:
+        raise InvalidInput(
+            f"unknown category {request['correct_category']!r}",
+            details={"known_categories": sorted(known_categories)},
+        )
+    message = build_feedback_message(request, claims, correlation_id=correlation_id)
+    attributes = {
+        "prediction_id_sha256": {
+            "DataType": "String",
+            "StringValue": hashlib.sha256(request["prediction_id"].encode()).hexdigest(),
+        }
+    }
+    if correlation_id:
+        attributes["correlation_id"] = {"DataType": "String", "StringValue": correlation_id}
+    response = aws_clients.client("sqs").send_message(
+        QueueUrl=settings.feedback_queue_url,
+        MessageBody=json.dumps(message),
+        MessageAttributes=attributes,
+    )
+    return {"message_id": response["MessageId"], "message": message}

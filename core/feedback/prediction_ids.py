@@ -1,0 +1,139 @@
+"""Signed prediction ids: issued with every prediction, verified before feedback is accepted."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from core import aws_clients
+from core.errors import InvalidPredictionId
+from core.settings import Settings, get_settings
+
+_SECRET_TTL_SECONDS = 300
+
+_CLOCK_SKEW_SECONDS = 300
+
+
+def normalise_headline(text: str) -> str:
+    """Case-, width- and whitespace-insensitive form used for hashing."""
+    return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
+
+
+def headline_sha256(text: str) -> str:
+    return hashlib.sha256(normalise_headline(text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PredictionClaims:
+    model_version: str
+    category: str
+    headline_sha256: str
+    issued_at: int
+    nonce: str
+
+    def as_payload(self) -> dict:
+        return {
+            "v": self.model_version,
+            "c": self.category,
+            "h": self.headline_sha256,
+            "t": self.issued_at,
+            "n": self.nonce,
+        }
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(key: bytes, body: str) -> str:
+    return _b64encode(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
+
+
+def issue_prediction_id(
+    key: bytes, headline: str, category: str, model_version: str, issued_at: int | None = None
+) -> str:
+    claims = PredictionClaims(
+        model_version=model_version,
+        category=category,
+        headline_sha256=headline_sha256(headline),
+        issued_at=int(time.time()) if issued_at is None else int(issued_at),
+        nonce=secrets.token_hex(8),
+    )
+    body = _b64encode(json.dumps(claims.as_payload(), separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_sign(key, body)}"
+
+
+def verify_prediction_id(
+    key: bytes, prediction_id: str, headline: str, *, max_age_days: int = 30, now: float | None = None
+) -> PredictionClaims:
+    """Return the claims of a genuine id for this headline, else raise InvalidPredictionId (says why)."""
+    body, dot, signature = prediction_id.partition(".")
+    if not dot or not body or not signature:
+        raise InvalidPredictionId("prediction_id is malformed")
+    if not hmac.compare_digest(_sign(key, body), signature):
+        raise InvalidPredictionId("prediction_id signature does not verify")
+    try:
+        payload = json.loads(_b64decode(body))
+        claims = PredictionClaims(
+            model_version=str(payload["v"]),
+            category=str(payload["c"]),
+            headline_sha256=str(payload["h"]),
+            issued_at=int(payload["t"]),
+            nonce=str(payload["n"]),
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise InvalidPredictionId("prediction_id payload is malformed") from error
+    if not hmac.compare_digest(claims.headline_sha256, headline_sha256(headline)):
+        raise InvalidPredictionId("headline does not match the headline of the prediction")
+    now = time.time() if now is None else now
+    if claims.issued_at > now + _CLOCK_SKEW_SECONDS:
+        raise InvalidPredictionId("prediction_id is issued in the future")
+    if now - claims.issued_at > max_age_days * 86400:
+        raise InvalidPredictionId(f"prediction_id is older than {max_age_days} days")
+    return claims
+
+
+class _SigningKey:
+    """The HMAC key from Secrets Manager, cached for a few minutes so a rotation is picked up."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._value: tuple[str, bytes, float] | None = None
+
+    def get(self, secret_arn: str) -> bytes:
+        with self._lock:
+            fresh = self._value and time.monotonic() - self._value[2] < _SECRET_TTL_SECONDS
+            if fresh and self._value[0] == secret_arn:
+                return self._value[1]
+            secret = aws_clients.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+            raw = secret.get("SecretString")
+            key = raw.encode("utf-8") if raw is not None else secret["SecretBinary"]
+            if len(key) < 32:
+                raise RuntimeError("prediction signing secret is shorter than 32 bytes")
+            self._value = (secret_arn, key, time.monotonic())
+            return key
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+signing_key_cache = _SigningKey()
+
+
+def signing_key(settings: Settings | None = None) -> bytes:
+    settings = settings or get_settings()
+    settings.require("prediction_secret_arn")
+    return signing_key_cache.get(settings.prediction_secret_arn)

@@ -1,0 +1,1 @@
+"""Serving predictions: the active model loaded once per container and refreshed safely, signed ids."""
