@@ -15,9 +15,9 @@ LAMBDA_STAMP := $(LAMBDA_VENV)/.installed-stamp
 find_python = $(shell v=$(1); for p in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
 	"$$p" -c "import sys; assert sys.version.startswith('$$v.')" 2>/dev/null && { echo "$$p"; break; }; done)
 PYTHON_LAMBDA ?= $(call find_python,$(LAMBDA_PYTHON_VERSION))
-HANDLER_TESTS := $(wildcard tests/unit/test_handlers_*.py)
+HANDLER_TESTS := $(wildcard tests/aws/test_handlers_*.py)
 
-# The default training image (local/training_image.json, checked by tests/unit/test_training_image.py): local
+# The default training image (local/training_image.json, checked by tests/packaging/test_training_image.py): local
 # jobs run on its Python; PrepareData ships the wheels of what it lacks for its platform (rules further down).
 TRAINING_PYTHON_VERSION := 3.12
 PYTHON_TRAINING ?= $(call find_python,$(TRAINING_PYTHON_VERSION))
@@ -137,7 +137,7 @@ clean:
 # here (ARTIFACTS_DIR set by SAM) instead of copying the whole repository into each function. One lean
 # package for all: the source folders below plus requirements.txt, installed as wheels for the functions'
 # runtime and architecture (template Globals: python3.12, arm64), whatever machine builds them.
-# local/stack.py packages the same LAMBDA_SOURCES for local mode; tests/unit/test_template.py checks both.
+# local/stack.py packages the same LAMBDA_SOURCES for local mode; tests/packaging/test_template.py checks both.
 LAMBDA_SOURCES := core handlers training
 LAMBDA_PYTHON_VERSION := 3.12
 # Lambda's python3.12 runtime has glibc 2.34: wheels up to manylinux_2_28 run there (numpy >= 2.3 ships only those).

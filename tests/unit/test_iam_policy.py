@@ -173,23 +173,3 @@ def test_creating_a_training_job_passes_its_role_to_sagemaker():
 def test_calls_nobody_mapped_are_reported_not_guessed():
     with pytest.raises(UnmappedCall, match="dynamodb:CreateTable"):
         needs("CreateTable", TableName="models")
-
-
-def test_the_retrain_check_may_write_only_the_lock_item(aws):
-    """The template's RetrainingLockOnly statement (dynamodb:LeadingKeys) as AWS applies it."""
-    from local.iam.enforcement import access_control
-
-    role = aws.stack.role_arns["RetrainCheckFunction"]
-
-    def put(version: str) -> bool:
-        item = {"version": {"S": version}}
-        call = Call(
-            "dynamodb",
-            "PutItem",
-            {"TableName": aws.name("ModelsTable"), "Item": item},
-            "us-east-1",
-            "123456789012",
-        )
-        return all(decision.allowed for decision in access_control.decisions(role, call))
-
-    assert put("LOCK#retraining") and not put("ACTIVE") and not put("v0001")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.stats import binomtest
 
 from core.retraining.policies import (
     PromotionPolicy,
@@ -211,3 +212,25 @@ def test_cooldown_and_running_execution_block_even_forced_checks():
     assert any("cool-down" in reason for reason in decision["blocked_by"])
     running = RetrainSignals(active_version=None, running_execution="retrain-2026010112")
     assert retrain_decision(running, RETRAIN)["retrain"] is False
+
+
+# Promotion gate arithmetic at the real dataset's size (these crashed or misjudged once).
+@pytest.mark.parametrize("b,c", [(600, 500), (5000, 5200), (1024, 0), (700, 701)])
+def test_mcnemar_exact_on_golden_sets_of_the_real_dataset_size(b, c):
+    # 2.0**n overflowed from 1024 discordant pairs: the Evaluate step crashed on the full dataset.
+    assert mcnemar_exact(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9, abs=1e-300)
+
+
+def test_an_improvement_of_exactly_the_margin_meets_it():
+    candidate_correct = [True] * 70 + [False] * 30
+    active_correct = [True] * 60 + [False] * 40
+    decide = lambda margin: promotion_decision(  # noqa: E731
+        {"accuracy": 70 / 100, "per_class": {}},
+        {"accuracy": 60 / 100, "per_class": {}},  # 0.7 - 0.6 == 0.09999999999999998
+        candidate_correct=candidate_correct,
+        active_correct=active_correct,
+        policy=PromotionPolicy(min_improvement=margin, alpha=0.05, accuracy_floor=0.0),
+    )
+    assert decide(0.1)["promote"] is True
+    refused = decide(0.11)
+    assert refused["promote"] is False and "margin 0.11" in refused["reasons"][0]

@@ -7,14 +7,10 @@ hyperparameters, decoded from CreateTrainingJob's JSON strings (environment.read
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from local.sagemaker import toolkit_args
-from tests.template_resources import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT))
 from training import train  # noqa: E402
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.template_resources import REPO_ROOT, TEMPLATE_PATH, load_template
+from tests.support.template_resources import REPO_ROOT, TEMPLATE_PATH, load_template
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -71,7 +71,7 @@ def test_lambda_requirements_match_pyproject_and_exclude_scikit_learn():
 
 def test_training_requirements_pin_what_pyproject_pins():
     """The SageMaker source dir installs training/requirements.txt: same pins as pyproject. Only what the
-    training image lacks (tests/unit/test_training_image.py)."""
+    training image lacks (tests/packaging/test_training_image.py)."""
     import tomllib
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())

@@ -1,15 +1,11 @@
-"""Safety logic of retraining: promotion gate arithmetic, a retried Reject step, signals and job names.
-
-The pure policy cases sit here with the registry cases they protect (tests/unit/test_policies.py holds the
-policy's table of ordinary cases).
-"""
+"""Safety of the retraining loop against the state machine: a retried Reject step, the feedback signal and
+training job names (the promotion gate's arithmetic is in tests/unit/test_policies.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from scipy.stats import binomtest
 
 from core.errors import Conflict
 from core.feedback import counters
@@ -17,32 +13,8 @@ from core.registry.versions import ModelRegistry
 from core.retraining.check import measure_signals
 from core.retraining.executions import execution_status, training_job_name
 from core.retraining.outcome import record_outcome
-from core.retraining.policies import PromotionPolicy, mcnemar_exact, promotion_decision
 from core.settings import get_settings, load_settings
-from tests.integration.test_state_machine import deploy, upload_base_dataset
-from tests.unit.conftest import make_records, train_model
-
-
-# ---------------------------------------------------------------- promotion gate
-@pytest.mark.parametrize("b,c", [(600, 500), (5000, 5200), (1024, 0), (700, 701)])
-def test_mcnemar_exact_on_golden_sets_of_the_real_dataset_size(b, c):
-    # 2.0**n overflowed from 1024 discordant pairs: the Evaluate step crashed on the full dataset.
-    assert mcnemar_exact(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9, abs=1e-300)
-
-
-def test_an_improvement_of_exactly_the_margin_meets_it():
-    candidate_correct = [True] * 70 + [False] * 30
-    active_correct = [True] * 60 + [False] * 40
-    decide = lambda margin: promotion_decision(  # noqa: E731
-        {"accuracy": 70 / 100, "per_class": {}},
-        {"accuracy": 60 / 100, "per_class": {}},  # 0.7 - 0.6 == 0.09999999999999998
-        candidate_correct=candidate_correct,
-        active_correct=active_correct,
-        policy=PromotionPolicy(min_improvement=margin, alpha=0.05, accuracy_floor=0.0),
-    )
-    assert decide(0.1)["promote"] is True
-    refused = decide(0.11)
-    assert refused["promote"] is False and "margin 0.11" in refused["reasons"][0]
+from tests.support.records import make_records, train_model
 
 
 # ---------------------------------------------------------------- outcome steps
@@ -69,7 +41,7 @@ def outcome_event(action: str, candidate: str, active: str | None, revision: int
 
 def test_a_retried_reject_step_completes_instead_of_failing(pipeline, good_model, weak_model):
     registry = ModelRegistry()
-    active = deploy(good_model)
+    active = pipeline.deploy(good_model)
     candidate = registry.register_model_dir(weak_model)["version"]
     event = outcome_event("reject", candidate, active, revision=1)
     assert record_outcome(event) == record_outcome(event)
@@ -100,7 +72,7 @@ def test_training_job_names_are_valid_and_the_status_route_finds_long_ones(pipel
     assert training_job_name(settings, "under_score") == "mlnews-dev-under-score"
     long_id = "a" * 51 + "-" + "b" * 10  # the 63-character cut falls right after the hyphen
     assert training_job_name(settings, long_id) == "mlnews-dev-" + "a" * 51
-    upload_base_dataset(pipeline, make_records(50, seed=3))
+    pipeline.upload_base_dataset(make_records(50, seed=3))
     result = pipeline.wait(pipeline.start(long_id))
     assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
     assert json.loads(result["output"])["prepared"]["training_job_name"] == "mlnews-dev-" + "a" * 51

@@ -20,7 +20,7 @@ import yaml
 from local.cfn import Values, attributes_of, resolve
 from local.iam import roles as iam_roles
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from tests.lambda_in_process import create_functions, in_process_lambda
-from tests.template_resources import create_role, state_machine_definition
-from tests.unit.conftest import api_event, call, make_records
+from tests.support.api_events import api_event, call
+from tests.support.lambda_in_process import create_functions, in_process_lambda
+from tests.support.records import make_records
+from tests.support.template_resources import create_role, state_machine_definition
 
 
 @pytest.fixture

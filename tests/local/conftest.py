@@ -12,7 +12,6 @@ can make the next CreateTrainingJob calls throttle or make jobs fail.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -23,11 +22,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-if str(Path(__file__).resolve().parents[2]) not in sys.path:  # make `tests.*` helpers importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.lambda_in_process import create_functions, in_process_lambda, refresh_environments
-from tests.template_resources import (
+from tests.support.lambda_in_process import create_functions, in_process_lambda, refresh_environments
+from tests.support.template_resources import (
     REGION,
     create_role,
     create_stack,
@@ -108,6 +104,20 @@ class Pipeline:
 
     def name(self, logical_id: str) -> str:
         return self.stack.attributes[logical_id]["Ref"]
+
+    def upload_base_dataset(self, records: list[dict]) -> None:
+        body = "".join(json.dumps(record) + "\n" for record in records).encode()
+        self.client("s3").put_object(Bucket=self.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
+
+    @staticmethod
+    def deploy(model_dir) -> str:
+        """Register `model_dir` and make it the active model (test setup, with the tests' credentials)."""
+        from core.registry.versions import ModelRegistry
+
+        registry = ModelRegistry()
+        version = registry.register_model_dir(model_dir)["version"]
+        registry.activate(version, reason="test setup")
+        return version
 
     def client(self, service: str):
         """A client with the tests' own credentials. Functions run on the state machine's thread with their

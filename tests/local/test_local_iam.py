@@ -16,7 +16,7 @@ import yaml
 from local.emulator import REPO_ROOT, lambda_sources
 from local.iam.enforcement import access_control, expected_denials
 from local.session import LocalConfig, LocalSession
-from tests.template_resources import load_template
+from tests.support.template_resources import load_template
 
 
 def project_with(tmp_path: Path, template: dict) -> Path:

@@ -19,7 +19,7 @@ import zipfile
 from contextlib import contextmanager
 
 from local.iam.enforcement import access_control
-from tests.template_resources import REGION, Stack, create_role, shared_session
+from tests.support.template_resources import REGION, Stack, create_role, shared_session
 
 _LOCK = threading.RLock()
 PATCHED_NAME = "_invoke_lambda"

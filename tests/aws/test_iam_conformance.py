@@ -14,8 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.iam.enforcement import access_control, expected_denials
-from tests.lambda_in_process import LambdaContext
-from tests.template_resources import load_template
+from local.iam.requests import Call
+from tests.support.lambda_in_process import LambdaContext
+from tests.support.template_resources import load_template
 
 
 def without_statement(function: str, sid: str) -> dict:
@@ -66,7 +67,7 @@ def test_the_same_call_passes_with_the_template_as_it_is(aws, load_event):
 def test_predict_without_its_secret_policy_cannot_sign_prediction_ids(aws_from, good_model_dir):
     import handlers.api_predict as module
     from core.registry.versions import ModelRegistry
-    from tests.unit.conftest import api_event, call
+    from tests.support.api_events import api_event, call
 
     aws = aws_from(without_policy_template("PredictFunction", "AWSSecretsManagerGetSecretValuePolicy"))
     registry = ModelRegistry()
@@ -100,3 +101,21 @@ def test_failed_async_evaluations_can_reach_their_destination(aws):
     decisions = access_control.decisions(aws.stack.role_arns["EvaluateModelFunction"], call)
     assert [d.request.action for d in decisions] == ["sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"]
     assert all(d.allowed for d in decisions), [d.request for d in decisions if not d.allowed]
+
+
+def test_the_retrain_check_may_write_only_the_lock_item(aws):
+    """The template's RetrainingLockOnly statement (dynamodb:LeadingKeys) as AWS applies it."""
+    role = aws.stack.role_arns["RetrainCheckFunction"]
+
+    def put(version: str) -> bool:
+        item = {"version": {"S": version}}
+        call = Call(
+            "dynamodb",
+            "PutItem",
+            {"TableName": aws.name("ModelsTable"), "Item": item},
+            "us-east-1",
+            "123456789012",
+        )
+        return all(decision.allowed for decision in access_control.decisions(role, call))
+
+    assert put("LOCK#retraining") and not put("ACTIVE") and not put("v0001")

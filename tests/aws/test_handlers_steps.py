@@ -8,8 +8,8 @@ import tarfile
 import boto3
 import pytest
 
-from tests.lambda_in_process import LambdaContext
-from tests.unit.conftest import make_records
+from tests.support.lambda_in_process import LambdaContext
+from tests.support.records import make_records
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from botocore.exceptions import ClientError
 
 from core.feedback import storage
 from core.serving.model_cache import ActiveModelCache
-from tests.lambda_in_process import LambdaContext
-from tests.unit.conftest import api_event, call
+from tests.support.api_events import api_event, call
+from tests.support.lambda_in_process import LambdaContext
 
 
 @pytest.fixture

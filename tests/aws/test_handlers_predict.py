@@ -8,7 +8,7 @@ import pytest
 from core.feedback import counters, prediction_ids
 from core.schemas import MAX_BATCH_ITEMS
 from core.serving.model_cache import ActiveModelCache
-from tests.unit.conftest import api_event, call
+from tests.support.api_events import api_event, call
 
 
 @pytest.fixture

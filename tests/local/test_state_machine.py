@@ -13,18 +13,13 @@ from core.registry.versions import ModelRegistry
 from core.retraining.executions import execution_status
 from core.retraining.sourcedir import build_sourcedir, tar_gz
 from local.iam.enforcement import expected_denials
-from tests.lambda_in_process import call_handler
-from tests.unit.conftest import make_records, train_model
-
-
-def upload_base_dataset(pipeline, records: list[dict]) -> None:
-    body = "".join(json.dumps(record) + "\n" for record in records).encode()
-    pipeline.client("s3").put_object(Bucket=pipeline.name("DataBucket"), Key="datasets/base.jsonl", Body=body)
+from tests.support.lambda_in_process import call_handler
+from tests.support.records import make_records, train_model
 
 
 @pytest.fixture
 def base_dataset(pipeline):
-    upload_base_dataset(pipeline, make_records(50, seed=3))
+    pipeline.upload_base_dataset(make_records(50, seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +30,6 @@ def weak_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def good_model(tmp_path_factory):
     return train_model(make_records(40, seed=1), tmp_path_factory.mktemp("good"))
-
-
-def deploy(model_dir) -> str:
-    registry = ModelRegistry()
-    version = registry.register_model_dir(model_dir)["version"]
-    registry.activate(version, reason="test setup")
-    return version
 
 
 def job_log(pipeline, job_name: str) -> str:
@@ -61,7 +49,7 @@ def entered_states(pipeline, arn: str) -> list[str]:
 
 
 def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_dataset, weak_model):
-    active = deploy(weak_model)
+    active = pipeline.deploy(weak_model)
     arn = pipeline.start("retrain-promote", hyperparameters={"C": 5.0})
     result = pipeline.wait(arn)
     assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
@@ -151,7 +139,7 @@ def test_first_model_is_promoted_when_above_the_floor(pipeline, base_dataset):
 
 
 def test_candidate_that_is_not_better_is_rejected(pipeline, base_dataset, good_model):
-    active = deploy(good_model)
+    active = pipeline.deploy(good_model)
     arn = pipeline.start("retrain-reject")
     result = pipeline.wait(arn)
     assert result["status"] == "SUCCEEDED", pipeline.failures(result["executionArn"])
@@ -166,7 +154,7 @@ def test_candidate_that_is_not_better_is_rejected(pipeline, base_dataset, good_m
 
 
 def test_failed_training_is_recorded_then_the_execution_fails(pipeline, base_dataset, good_model):
-    active = deploy(good_model)
+    active = pipeline.deploy(good_model)
     pipeline.training.fail_jobs = True
     arn = pipeline.start("retrain-fail")
     result = pipeline.wait(arn)
@@ -268,7 +256,7 @@ def test_scheduled_retrain_check_starts_one_execution(pipeline, base_dataset, lo
 
 @pytest.fixture
 def load_schedule_event():
-    from tests.template_resources import REPO_ROOT
+    from tests.support.template_resources import REPO_ROOT
 
     return json.loads((REPO_ROOT / "events" / "schedule_retrain_check.json").read_text())
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from local.stack import default_parameters, translate
-from tests.template_resources import REGION, REPO_ROOT, TEMPLATE_PATH, load_template
+from tests.support.template_resources import REGION, REPO_ROOT, TEMPLATE_PATH, load_template
 
 ENCRYPTED_TYPES = {
     "AWS::DynamoDB::Table": "dynamodb",

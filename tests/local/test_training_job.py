@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from core.retraining.sourcedir import tar_gz
 from local import sagemaker, training_image
-from tests.template_resources import REGION, REPO_ROOT
+from tests.support.template_resources import REGION, REPO_ROOT
 
 BUCKET = "jobs"
 PROBE = '''
