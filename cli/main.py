@@ -14,13 +14,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.errors import MlNewsError
+
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 _BATCH = 512
 
 
-class CliError(Exception):
+class CliError(MlNewsError):
     """A usage or input error reported as 'mlnews: error: ...' with exit code 2."""
 
 
@@ -312,19 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [CliError]
-    for module, name in (("core.data.dataset", "DatasetError"), ("core.model.bundle", "BundleError"),
-                         ("core.model.manifest", "ManifestError")):
-        mod = sys.modules.get(module)
-        if mod is not None:
-            errors.append(getattr(mod, name))
-    training = sys.modules.get("core.fitting.training")
-    if training is not None:
-        errors.append(training.TrainingError)
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -337,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
-        if isinstance(exc, _known_errors()):
+        if isinstance(exc, MlNewsError):
             print(f"mlnews: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if isinstance(exc, OSError):

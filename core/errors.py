@@ -1,17 +1,28 @@
-"""Domain errors. Handlers map them to HTTP status codes; core never speaks HTTP."""
+"""The project's errors: one base for every error whose message is meant for the user.
+
+`MlNewsError` carries a stable machine-readable `code` and a message for humans; the CLI prints it on one line
+and exits 2. `DomainError` is the family a request can run into; HTTP handlers map it to 4xx/503 (core never
+speaks HTTP). Errors of reading data, training, loading a bundle or configuration subclass the base directly.
+"""
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
+class MlNewsError(Exception):
     """Base class: `code` is a stable machine-readable name, the message is for humans."""
 
-    code = "domain_error"
+    code = "error"
 
     def __init__(self, message: str, *, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+
+class DomainError(MlNewsError):
+    """A request the service refuses (invalid, unknown, conflicting, nothing deployed)."""
+
+    code = "domain_error"
 
 
 class InvalidInput(DomainError):

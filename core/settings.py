@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.errors import MlNewsError
+
 # Value shapes the settings share (validated when parsed from the environment).
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]  # accuracies, F1 drops, margins
 PositiveFraction = Annotated[float, Field(gt=0.0, le=1.0)]  # significance levels, distances
@@ -20,7 +22,7 @@ NonNegative = Annotated[int, Field(ge=0)]
 TrainingSeconds = Annotated[int, Field(ge=60)]  # SageMaker's smallest stopping condition
 
 
-class SettingsError(RuntimeError):
+class SettingsError(MlNewsError, RuntimeError):
     """Raised when the environment does not describe a usable configuration."""
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from core.errors import MlNewsError
 from core.model.textproc import normalise_text
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 
 
-class DatasetError(ValueError):
+class DatasetError(MlNewsError, ValueError):
     """A data file is missing, unreadable or holds an invalid record (message names file and line)."""
 
 

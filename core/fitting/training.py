@@ -31,6 +31,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from core.data.dataset import NewsRecord
+from core.errors import MlNewsError
 from core.model import bundle as bundle_mod
 from core.model import manifest as manifest_mod
 from core.model.evaluation import evaluate
@@ -46,7 +47,7 @@ from core.model.textproc import (
 log = logging.getLogger(__name__)
 
 
-class TrainingError(ValueError):
+class TrainingError(MlNewsError, ValueError):
     """Training input is unusable (empty data, a single category, bad text fields or hyperparameters)."""
 
 

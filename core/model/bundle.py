@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import MlNewsError
 from core.model.textproc import CharWbAnalyzer, WordAnalyzer, compose_text, tokenize
 
 FORMAT_VERSION = 1
@@ -31,7 +32,7 @@ _WORD_CACHE_LIMIT = 200_000
 _WORD_ROWS = 32_768  # words whose char-block partial sums are cached (x n_classes float64)
 
 
-class BundleError(Exception):
+class BundleError(MlNewsError):
     """The bundle is missing, corrupt, tampered with, or of an unknown format."""
 
 

@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from core.errors import MlNewsError
+
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 _LIBRARIES = ("numpy", "scikit-learn", "scipy", "joblib", "pydantic")
 
 
-class ManifestError(ValueError):
+class ManifestError(MlNewsError, ValueError):
     """A model directory does not match its manifest."""
 
 
