@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from core.data.headlines import normalise_headline
 from core.errors import MlNewsError
-from core.model.textproc import normalise_text
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 
@@ -66,7 +66,7 @@ class NewsRecord(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def normalised_headline(self) -> str:
-        return normalise_text(self.headline)
+        return normalise_headline(self.headline)
 
 
 def _describe_error(exc: ValidationError) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from core.data.dataset import DatasetError, NewsRecord, load_records
-from core.model.textproc import normalise_text
+from core.data.headlines import headline_sha256
 
 STANDARD_SPLITS = {
     # name: (file, kind, argument)
@@ -52,9 +51,8 @@ def temporal_split(records: Sequence[NewsRecord], cutoff_date: str
 
 
 def golden_score(headline: str) -> float:
-    """Position of a headline in [0, 1) from the sha256 of its normalised text."""
-    digest = hashlib.sha256(normalise_text(headline).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
+    """Position of a headline in [0, 1) from its identity (the first 64 bits of headline_sha256)."""
+    return int(headline_sha256(headline)[:16], 16) / 2.0**64
 
 
 def is_golden(record: NewsRecord | dict | str, fraction: float = 0.1) -> bool:

@@ -10,25 +10,16 @@ import json
 import secrets
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass
 
 from core import aws_clients
+from core.data.headlines import headline_sha256
 from core.errors import InvalidPredictionId
 from core.settings import Settings, get_settings
 
 _SECRET_TTL_SECONDS = 300
 
 _CLOCK_SKEW_SECONDS = 300
-
-
-def normalise_headline(text: str) -> str:
-    """Case-, width- and whitespace-insensitive form used for hashing."""
-    return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
-
-
-def headline_sha256(text: str) -> str:
-    return hashlib.sha256(normalise_headline(text).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

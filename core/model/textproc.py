@@ -15,12 +15,6 @@ DEFAULT_TEXT_FIELDS = ("headline", "short_description")
 # Same token definition as scikit-learn's default token_pattern: words of two or more word characters.
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
-_SPACES_RE = re.compile(r"\s+")
-
-
-def normalise_text(text: str) -> str:
-    """Lower-case and collapse whitespace: the identity of a headline for hashing and duplicate checks."""
-    return _SPACES_RE.sub(" ", text).strip().lower()
 
 
 def validate_text_fields(text_fields: Sequence[str]) -> tuple[str, ...]:
