@@ -198,23 +198,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _read_input_items(path: str) -> list[dict]:
-    source = Path(path)
-    if not source.is_file():
+    from core.data.jsonl import read_jsonl
+
+    if not Path(path).is_file():
         raise CliError(f"--input {path}: no such file")
     items = []
-    with source.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CliError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if isinstance(item, str):
-                item = {"headline": item}
-            if not isinstance(item, dict) or not str(item.get("headline") or "").strip():
-                raise CliError(f"{path}:{lineno}: expected a JSON object with a non-empty 'headline'")
-            items.append(item)
+    for lineno, item in read_jsonl(path):
+        if isinstance(item, str):
+            item = {"headline": item}
+        if not isinstance(item, dict) or not str(item.get("headline") or "").strip():
+            raise CliError(f"{path}:{lineno}: expected a JSON object with a non-empty 'headline'")
+        items.append(item)
     if not items:
         raise CliError(f"--input {path}: no records")
     return items
@@ -229,14 +223,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise CliError("--top-k must be at least 1")
     model = _load_model(args.model)
     if args.input:
+        from core.data.jsonl import write_jsonl
+
         items = _read_input_items(args.input)
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
         try:
             with _bar(len(items), "predict") as bar:
                 for i in range(0, len(items), _BATCH):
                     chunk = items[i : i + _BATCH]
-                    for item, prediction in zip(chunk, model.predict(chunk, top_k=args.top_k), strict=True):
-                        out.write(json.dumps({**item, **prediction}, ensure_ascii=False) + "\n")
+                    predictions = model.predict(chunk, top_k=args.top_k)
+                    write_jsonl(out, ({**item, **p} for item, p in zip(chunk, predictions, strict=True)))
                     bar.update(len(chunk))
         finally:
             if out is not sys.stdout:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.data.jsonl import write_jsonl
 from local.iam.enforcement import access_control
 from local.iam.enforcement import install as install_iam_checks
 
@@ -62,11 +62,6 @@ def generate_records(n: int = 400, seed: int = 0) -> list[dict]:
             "date": f"20{18 + i % 4}-{1 + i % 12:02d}-{1 + i % 28:02d}",
         })
     return rows
-
-
-def write_jsonl(path: Path, rows: Sequence[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 class FakeEmbeddings:

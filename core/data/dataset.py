@@ -15,13 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from core.data.headlines import normalise_headline
-from core.errors import MlNewsError
+from core.data.jsonl import DatasetError, iter_jsonl
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
-
-
-class DatasetError(MlNewsError, ValueError):
-    """A data file is missing, unreadable or holds an invalid record (message names file and line)."""
 
 
 class NewsRecord(BaseModel):
@@ -89,8 +85,8 @@ def _bump_invalid(stats: dict, message: str, empty_headline: bool) -> None:
         stats["errors"].append(message)
 
 
-def _iter_raw(path: Path) -> Iterator[tuple[int, object]]:
-    """Yield (line number, parsed row or exception) for every non-blank row."""
+def _iter_raw(path: Path, stats: dict) -> Iterator[tuple[int, object]]:
+    """Yield (line number, parsed row or DatasetError) for every non-blank row; count blank lines."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -115,14 +111,14 @@ def _iter_raw(path: Path) -> Iterator[tuple[int, object]]:
             yield index, row
         return
     with path.open(encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                yield lineno, None
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, exc
+        yield from iter_jsonl(_counting_blank_lines(fh, stats), str(path), invalid="yield")
+
+
+def _counting_blank_lines(lines: Iterable[str], stats: dict) -> Iterator[str]:
+    for line in lines:
+        if not line.strip():
+            stats["blank"] += 1
+        yield line
 
 
 def iter_records(path: str | os.PathLike, skip_invalid: bool = False, stats: dict | None = None
@@ -140,14 +136,11 @@ def iter_records(path: str | os.PathLike, skip_invalid: bool = False, stats: dic
         for key, value in _new_stats().items():
             stats.setdefault(key, value)
     try:
-        for lineno, row in _iter_raw(path):
-            if row is None:
-                stats["blank"] += 1
-                continue
+        for lineno, row in _iter_raw(path, stats):
             stats["lines"] += 1
             empty_headline = False
-            if isinstance(row, Exception):
-                message = f"{path}:{lineno}: not valid JSON ({row})"
+            if isinstance(row, DatasetError):
+                message = str(row)
             elif not isinstance(row, dict):
                 message = f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
             else:
