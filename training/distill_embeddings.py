@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model.embeddings import encode_vocab
+from core.model.vocab_blob import encode_terms
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "core" / "model" / "assets" / "minilm_static.npz"
 
@@ -104,7 +104,7 @@ def compress(vocab: list[str], vectors: np.ndarray, dims: int) -> dict[str, np.n
     quantised = np.round(reduced / scales[:, None]).astype(np.int8)
     weights = np.log1p(rank) / np.log1p(rank).max()
     return {
-        "vocab_utf8": encode_vocab([tok for tok, k in zip(vocab, keep, strict=True) if k]),
+        "vocab_utf8": encode_terms([tok for tok, k in zip(vocab, keep, strict=True) if k]),
         "vectors_int8": quantised,
         "scales": scales.astype(np.float32),
         "weights": weights.astype(np.float32),

@@ -21,6 +21,7 @@ import numpy as np
 
 from core.errors import MlNewsError
 from core.model.textproc import CharWbAnalyzer, WordAnalyzer, compose_text, tokenize
+from core.model.vocab_blob import decode_terms, encode_terms
 
 FORMAT_VERSION = 1
 BUNDLE_JSON = "bundle.json"
@@ -48,22 +49,6 @@ def embedding_block(vectors: np.ndarray, weight: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- writing
-
-
-def _vocab_blob(terms: Sequence[str]) -> np.ndarray:
-    for term in terms:
-        if "\n" in term:
-            raise BundleError(f"vocabulary term {term!r} contains a newline")
-    return np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8)
-
-
-def _vocab_from_blob(blob: np.ndarray, expected: int) -> list[str]:
-    if expected == 0:
-        return []
-    terms = blob.tobytes().decode("utf-8").split("\n")
-    if len(terms) != expected:
-        raise BundleError(f"vocabulary has {len(terms)} terms, bundle.json says {expected}")
-    return terms
 
 
 def bundle_digest(bundle_dir: str | os.PathLike) -> str:
@@ -101,14 +86,19 @@ def write_bundle(out_dir: str | os.PathLike, *, version: str, classes: Sequence[
         raise BundleError(f"weights shape {weights.shape} does not match vocabularies and classes")
     if (embedding_arrays is None) != (emb_dim == 0):
         raise BundleError("embedding arrays and embedding weight rows must come together")
+    try:
+        vocab_blobs = {"word_vocab": encode_terms(word_vocab)}
+        if char_vocab is not None:
+            vocab_blobs["char_vocab"] = encode_terms(char_vocab)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
     arrays = {
-        "word_vocab": _vocab_blob(word_vocab),
+        **vocab_blobs,
         "word_idf": np.asarray(word_idf, dtype=np.float64),
         "weights": weights,
         "bias": np.asarray(bias, dtype=np.float64),
     }
     if char_vocab is not None:
-        arrays["char_vocab"] = _vocab_blob(char_vocab)
         arrays["char_idf"] = np.asarray(char_idf, dtype=np.float64)
     for key, value in (embedding_arrays or {}).items():
         arrays[EMB_PREFIX + key] = np.asarray(value)
@@ -166,13 +156,13 @@ class ServingModel:
         self._n_word, self._n_tfidf = n_word, n_word + n_char
         word_cfg = meta["analyzers"]["word"]
         self._word_analyzer = WordAnalyzer(word_cfg["ngram_max"])
-        terms = _vocab_from_blob(arrays["word_vocab"], n_word)
+        terms = decode_terms(arrays["word_vocab"], n_word)
         self._word_vocab = dict(zip(terms, range(n_word), strict=True))
         char_cfg = meta["analyzers"].get("char")
         idf = [np.asarray(arrays["word_idf"], dtype=np.float64)]
         if char_cfg:
             self._char_analyzer = CharWbAnalyzer(char_cfg["ngram_min"], char_cfg["ngram_max"])
-            terms = _vocab_from_blob(arrays["char_vocab"], n_char)
+            terms = decode_terms(arrays["char_vocab"], n_char)
             self._char_vocab = dict(zip(terms, range(n_word, n_word + n_char), strict=True))
             idf.append(np.asarray(arrays["char_idf"], dtype=np.float64))
         else:

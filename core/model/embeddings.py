@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.model.vocab_blob import decode_terms, encode_terms
+
 ASSET_PATH = Path(__file__).parent / "assets" / "minilm_static.npz"
 MAX_WORD_CHARS = 100  # BERT's WordPiece gives [UNK] for longer words
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -119,15 +121,6 @@ class WordPiece:
         return out
 
 
-def encode_vocab(vocab: Sequence[str]) -> np.ndarray:
-    """Tokens as one newline-joined UTF-8 byte array: a quarter of numpy's fixed-width unicode size."""
-    return np.frombuffer("\n".join(vocab).encode("utf-8"), dtype=np.uint8)
-
-
-def decode_vocab(blob: np.ndarray) -> list[str]:
-    return blob.tobytes().decode("utf-8").split("\n")
-
-
 class StaticEmbeddings:
     """Token table + tokenizer; ``embed`` gives the L2-normalised weighted mean of a text's token vectors.
 
@@ -189,12 +182,12 @@ class StaticEmbeddings:
         return [(self.vocab[i], self.weighted_vectors[i]) for i in self.token_ids(text)]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"vocab_utf8": encode_vocab(self.vocab), "vectors_int8": self.vectors_int8,
+        return {"vocab_utf8": encode_terms(self.vocab), "vectors_int8": self.vectors_int8,
                 "scales": self.scales, "weights": self.weights}
 
     @classmethod
     def from_arrays(cls, arrays) -> StaticEmbeddings:
-        vocab = decode_vocab(arrays["vocab_utf8"])
+        vocab = decode_terms(arrays["vocab_utf8"])
         return cls(vocab, arrays["vectors_int8"], arrays["scales"], arrays["weights"])
 
     @classmethod
