@@ -1,1 +1,8 @@
-"""The model registry: versions' artifacts in S3, their metadata and the active pointer in DynamoDB."""
+"""The model registry.
+
+- `versions`: `ModelRegistry`, one item per version in the models table and the active pointer: register,
+  activate (conditional on the pointer's revision), reject, record evaluations, load a version to serve.
+- `artifacts`: a version's files in the artifacts bucket (bundle and model.tar.gz) and S3 URIs.
+- `archives`: model.tar.gz and the model directory inside it (pure file work).
+- `retraining_lock`: one retraining at a time, a conditional lock item in the models table.
+"""

@@ -1,9 +1,10 @@
-"""Model registry: artifacts in S3, metadata and the active pointer in DynamoDB.
+"""Model versions and their lifecycle: one item per version in the models table, and the active pointer.
 
-Layout (docs/DESIGN.md): `models/<version>/model.tar.gz` and `models/<version>/bundle/<file>` in the artifacts
-bucket; one item per version (hash key `version`, e.g. "v0007") in the models table. Bookkeeping items share
-the table and never look like versions: "ACTIVE" (the pointer), "SEQUENCE" (version counter) and
-"JOB#<training job>" (makes registering a training job's output idempotent).
+Items have hash key `version`: one per version ("v0007"; status candidate -> active -> retired, or
+rejected), and bookkeeping items that never look like versions: "ACTIVE" (the pointer), "SEQUENCE" (the
+version counter), "JOB#<training job>" (makes registering a training job's output idempotent) and the
+retraining lock (core.registry.retraining_lock). A version's files are in the artifacts bucket
+(core.registry.artifacts).
 
 The active pointer changes only through a conditional write on its `revision`, in one transaction with the
 status changes of the new and the previous version, so concurrent deploys cannot both win.
@@ -11,65 +12,33 @@ status changes of the new and the previous version, so concurrent deploys cannot
 
 from __future__ import annotations
 
-import io
-import json
-import shutil
-import tarfile
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
 from core import aws_clients
-from core.dynamodb_values import from_dynamodb, to_dynamodb
-from core.errors import Conflict, InvalidInput, NotFound
+from core.dynamodb_values import (
+    conditional_check_failed,
+    from_attribute_values,
+    from_dynamodb,
+    to_attribute_values,
+    to_dynamodb,
+)
+from core.errors import Conflict, NotFound
+from core.registry.archives import bundle_dir, extract_archive, find_model_dir, read_manifest, read_metrics
+from core.registry.artifacts import ArtifactStore
+from core.registry.retraining_lock import RetrainingLock
 from core.settings import Settings, get_settings
 
 ACTIVE_KEY = "ACTIVE"
 SEQUENCE_KEY = "SEQUENCE"
 JOB_PREFIX = "JOB#"
-RETRAINING_LOCK_KEY = "LOCK#retraining"
-STATUSES = ("candidate", "active", "rejected", "retired")
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise InvalidInput(f"not an s3:// URI: {uri!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
-
-
-def find_model_dir(root: Path) -> Path:
-    """The directory holding manifest.json or bundle/ (a model.tar.gz may or may not nest a folder)."""
-    for candidate in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
-        if (candidate / "manifest.json").is_file() or (candidate / "bundle" / "bundle.json").is_file():
-            return candidate
-    raise InvalidInput("model archive holds no manifest.json or bundle/bundle.json")
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _metrics_of(model_dir: Path) -> dict:
-    metrics = _read_json(model_dir / "metrics.json")
-    if metrics is None:
-        metrics = (_read_json(model_dir / "manifest.json") or {}).get("metrics") or {}
-    return metrics
 
 
 class ModelRegistry:
@@ -78,14 +47,11 @@ class ModelRegistry:
         self.settings.require("models_table", "artifacts_bucket")
         self.table_name = self.settings.models_table
         self.bucket = self.settings.artifacts_bucket
+        self.artifacts = ArtifactStore(self.bucket)
 
     @property
     def _table(self):
         return aws_clients.resource("dynamodb").Table(self.table_name)
-
-    @property
-    def _s3(self):
-        return aws_clients.client("s3")
 
     # ------------------------------------------------------------ reading
     def get(self, version: str) -> dict | None:
@@ -100,58 +66,31 @@ class ModelRegistry:
 
     def list_versions(self) -> list[dict]:
         """All versions, newest first (the table holds one item per version: a small, bounded scan)."""
-        items, kwargs = [], {"ConsistentRead": True}
-        while True:
-            page = self._table.scan(**kwargs)
-            items.extend(from_dynamodb(item) for item in page["Items"] if item["version"].startswith("v"))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = aws_clients.client("dynamodb").get_paginator("scan").paginate(
+            TableName=self.table_name, ConsistentRead=True
+        )
+        items = [
+            from_attribute_values(item)
+            for page in pages
+            for item in page["Items"]
+            if item["version"]["S"].startswith("v")
+        ]
         return sorted(items, key=lambda item: item["version"], reverse=True)
 
     def active_pointer(self) -> dict | None:
         item = self._table.get_item(Key={"version": ACTIVE_KEY}, ConsistentRead=True).get("Item")
         return from_dynamodb(item) if item and item.get("active_version") else None
 
-    # ------------------------------------------------------------ one retraining at a time
-    def acquire_retraining_lock(self, holder: str, ttl_seconds: int, now: datetime | None = None) -> None:
-        """Claim the single retraining slot for execution `holder`; Conflict while another holds it.
-
-        The slot frees itself after `ttl_seconds`, so an execution stopped from outside (and so never
-        reaching RecordOutcome) blocks retraining for a bounded time only.
-        """
-        now = now or datetime.now(UTC)
-        expires = int(now.timestamp()) + int(ttl_seconds)
-        try:
-            self._table.put_item(
-                Item={"version": RETRAINING_LOCK_KEY, "holder": holder, "expires_at": expires,
-                      "acquired_at": now.isoformat(timespec="seconds")},
-                ConditionExpression="attribute_not_exists(version) OR expires_at < :now OR holder = :holder",
-                ExpressionAttributeValues={":now": int(now.timestamp()), ":holder": holder},
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            key = {"version": RETRAINING_LOCK_KEY}
-            current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
-            other = (current or {}).get("holder", "another retraining")
-            raise Conflict(f"retraining {other} is in progress", details={"job_id": other}) from error
-
-    def release_retraining_lock(self, holder: str) -> None:
-        """Free the slot if `holder` still has it (a retried or late release is harmless)."""
-        try:
-            self._table.delete_item(
-                Key={"version": RETRAINING_LOCK_KEY},
-                ConditionExpression="holder = :holder",
-                ExpressionAttributeValues={":holder": holder},
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-
     def active_item(self) -> dict | None:
         pointer = self.active_pointer()
         return self.get(pointer["active_version"]) if pointer else None
+
+    # ------------------------------------------------------------ one retraining at a time
+    def acquire_retraining_lock(self, holder: str, ttl_seconds: int, now: datetime | None = None) -> None:
+        RetrainingLock(self.table_name).acquire(holder, ttl_seconds, now)
+
+    def release_retraining_lock(self, holder: str) -> None:
+        RetrainingLock(self.table_name).release(holder)
 
     # ------------------------------------------------------------ registering
     def _allocate_version(self) -> str:
@@ -167,6 +106,16 @@ class ModelRegistry:
         key = {"version": JOB_PREFIX + training_job}
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         return item["model_version"] if item else None
+
+    def _put_new(self, item: dict) -> dict:
+        """A transaction item that writes `item` unless its key exists."""
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_attribute_values(item),
+                "ConditionExpression": "attribute_not_exists(version)",
+            }
+        }
 
     def register_model_dir(
         self,
@@ -189,21 +138,10 @@ class ModelRegistry:
         if training_job and (existing := self.version_for_training_job(training_job)):
             return self.require(existing)
         model = ServingModel.load(model_dir)
-        bundle_dir = model_dir / "bundle" if (model_dir / "bundle").is_dir() else model_dir
         version = self._allocate_version()
-        prefix = f"models/{version}"
-        for path in sorted(bundle_dir.iterdir()):
-            if path.is_file():
-                self._s3.upload_file(str(path), self.bucket, f"{prefix}/bundle/{path.name}")
-        artifact_key = f"{prefix}/model.tar.gz"
-        if artifact_uri:
-            source_bucket, source_key = split_s3_uri(artifact_uri)
-            self._s3.copy_object(
-                Bucket=self.bucket, Key=artifact_key, CopySource={"Bucket": source_bucket, "Key": source_key}
-            )
-        else:
-            self._s3.upload_fileobj(io.BytesIO(_tar_directory(model_dir)), self.bucket, artifact_key)
-        manifest = _read_json(model_dir / "manifest.json") or {}
+        prefix = self.artifacts.upload_bundle(version, bundle_dir(model_dir))
+        artifact = self.artifacts.store_archive(version, model_dir, source_uri=artifact_uri)
+        manifest = read_manifest(model_dir)
         item = {
             "version": version,
             "status": "candidate",
@@ -211,9 +149,9 @@ class ModelRegistry:
             "bundle_version": str(model.version),
             "sha256": model.sha256,
             "classes": list(model.classes),
-            "metrics": _metrics_of(model_dir),
-            "bundle_prefix": f"{prefix}/bundle/",
-            "artifact": f"s3://{self.bucket}/{artifact_key}",
+            "metrics": read_metrics(model_dir),
+            "bundle_prefix": prefix,
+            "artifact": artifact,
             "training_job": training_job or "",
             "source": source,
             "hyperparameters": manifest.get("hyperparameters") or {},
@@ -223,26 +161,9 @@ class ModelRegistry:
             "data_summary": data_summary or {},
             "reasons": [],
         }
-        writes = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": _typed(item),
-                    "ConditionExpression": "attribute_not_exists(version)",
-                }
-            }
-        ]
+        writes = [self._put_new(item)]
         if training_job:
-            job_item = {"version": JOB_PREFIX + training_job, "model_version": version}
-            writes.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": _typed(job_item),
-                        "ConditionExpression": "attribute_not_exists(version)",
-                    }
-                }
-            )
+            writes.append(self._put_new({"version": JOB_PREFIX + training_job, "model_version": version}))
         try:
             aws_clients.client("dynamodb").transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -264,13 +185,11 @@ class ModelRegistry:
         """Register what a SageMaker training job wrote (its S3ModelArtifacts model.tar.gz)."""
         if existing := self.version_for_training_job(training_job):
             return self.require(existing)
-        bucket, key = split_s3_uri(model_artifact_uri)
         with tempfile.TemporaryDirectory(prefix="mlnews-register-") as tmp:
             archive = Path(tmp) / "model.tar.gz"
-            self._s3.download_file(bucket, key, str(archive))
+            self.artifacts.download(model_artifact_uri, archive)
             extracted = Path(tmp) / "model"
-            with tarfile.open(archive) as tar:
-                tar.extractall(extracted, filter="data")
+            extract_archive(archive, extracted)
             return self.register_model_dir(
                 extracted,
                 training_job=training_job,
@@ -319,37 +238,17 @@ class ModelRegistry:
             {
                 "Update": {
                     "TableName": self.table_name,
-                    "Key": _typed({"version": ACTIVE_KEY}),
+                    "Key": to_attribute_values({"version": ACTIVE_KEY}),
                     "UpdateExpression": "SET active_version = :v, revision = :next, updated_at = :now, "
                     "reason = :reason, previous_version = :prev",
                     "ConditionExpression": condition,
-                    "ExpressionAttributeValues": _typed(values),
+                    "ExpressionAttributeValues": to_attribute_values(values),
                 }
             },
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": _typed({"version": version}),
-                    "UpdateExpression": "SET #status = :active, deployed_at = :now",
-                    "ConditionExpression": "attribute_exists(version)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": _typed({":active": "active", ":now": now}),
-                }
-            },
+            self._status_change(version, "active", stamped="deployed_at", now=now),
         ]
         if previous:
-            writes.append(
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": _typed({"version": previous}),
-                        "UpdateExpression": "SET #status = :retired, retired_at = :now",
-                        "ConditionExpression": "attribute_exists(version)",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _typed({":retired": "retired", ":now": now}),
-                    }
-                }
-            )
+            writes.append(self._status_change(previous, "retired", stamped="retired_at", now=now))
         try:
             aws_clients.client("dynamodb").transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -357,6 +256,19 @@ class ModelRegistry:
                 raise Conflict("active model changed concurrently; read the registry and retry") from error
             raise
         return {"version": version, "previous_version": previous, "revision": revision + 1}
+
+    def _status_change(self, version: str, status: str, *, stamped: str, now: str) -> dict:
+        """A transaction item that sets the status of `version` (which must exist) and stamps `stamped`."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attribute_values({"version": version}),
+                "UpdateExpression": f"SET #status = :status, {stamped} = :now",
+                "ConditionExpression": "attribute_exists(version)",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_attribute_values({":status": status, ":now": now}),
+            }
+        }
 
     def reject(self, version: str, reasons: list[str]) -> None:
         self._set_fields(
@@ -385,36 +297,11 @@ class ModelRegistry:
                 ExpressionAttributeValues=to_dynamodb(values),
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if conditional_check_failed(error):
                 raise Conflict(f"model version {version} is not in the expected state") from error
             raise
 
-    # ------------------------------------------------------------ artifacts
-    def download_bundle(self, version: str, dest_root: Path | str, item: dict | None = None) -> Path:
-        """Download the bundle of `version` into `<dest_root>/<version>/bundle` and return that path."""
-        item = item or self.require(version)
-        target = Path(dest_root) / version / "bundle"
-        staging = Path(tempfile.mkdtemp(prefix=f"{version}-", dir=Path(dest_root)))
-        try:
-            paginator = self._s3.get_paginator("list_objects_v2")
-            found = False
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=item["bundle_prefix"]):
-                for obj in page.get("Contents", []):
-                    name = obj["Key"][len(item["bundle_prefix"]) :]
-                    if not name or "/" in name:
-                        continue
-                    self._s3.download_file(self.bucket, obj["Key"], str(staging / name))
-                    found = True
-            if not found:
-                raise NotFound(f"no bundle files under s3://{self.bucket}/{item['bundle_prefix']}")
-            if target.exists():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
-
+    # ------------------------------------------------------------ loading
     def load_model(self, version: str, cache_dir: Path | str | None = None, item: dict | None = None):
         """Download and load a version, refusing a bundle whose sha256 differs from the registry's."""
         from core.model.bundle import ServingModel
@@ -422,23 +309,6 @@ class ModelRegistry:
         item = item or self.require(version)
         root = Path(cache_dir or self.settings.model_cache_dir)
         root.mkdir(parents=True, exist_ok=True)
-        path = self.download_bundle(version, root, item)
+        path = self.artifacts.download_bundle(version, item["bundle_prefix"], root)
         # Refuses files whose digest differs from the registry item (corrupt or tampered bundle).
         return ServingModel.load(path, expected_sha256=item["sha256"], version=version)
-
-
-def _typed(value: dict) -> dict:
-    """Python dict -> DynamoDB attribute-value map (for the low-level client used in transactions)."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {key: serializer.serialize(item) for key, item in to_dynamodb(value).items()}
-
-
-def _tar_directory(directory: Path) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                tar.add(path, arcname=str(path.relative_to(directory)))
-    return buffer.getvalue()

@@ -7,7 +7,8 @@ import logging
 
 from core import aws_clients
 from core.feedback import history
-from core.registry.versions import ModelRegistry, split_s3_uri, utc_now
+from core.registry.artifacts import split_s3_uri
+from core.registry.versions import ModelRegistry, utc_now
 from core.retraining.policies import (
     PromotionPolicy,
     promotion_decision,
