@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from boto3.dynamodb.conditions import Key
+from collections import Counter
 
 from core import aws_clients
-from core.dynamodb_values import from_dynamodb
+from core.dynamodb_values import from_attribute_values
 from core.settings import Settings, get_settings
 
 PREDICTED_PREFIX = "PREDICTED#"
@@ -18,11 +18,8 @@ def record_predictions(model_version: str, categories: list[str], settings: Sett
     settings = settings or get_settings()
     if not settings.stats_table or not settings.record_prediction_counts:
         return
-    counts: dict[str, int] = {}
-    for category in categories:
-        counts[category] = counts.get(category, 0) + 1
     dynamodb = aws_clients.client("dynamodb")
-    for category, count in counts.items():
+    for category, count in Counter(categories).items():
         dynamodb.update_item(
             TableName=settings.stats_table,
             Key={"pk": {"S": PREDICTED_PREFIX + model_version}, "sk": {"S": category}},
@@ -32,14 +29,14 @@ def record_predictions(model_version: str, categories: list[str], settings: Sett
         )
 
 
-def _query_partition(table, pk: str) -> list[dict]:
-    items, kwargs = [], {"KeyConditionExpression": Key("pk").eq(pk)}
-    while True:
-        page = table.query(**kwargs)
-        items.extend(from_dynamodb(page["Items"]))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _query_partition(stats_table: str, pk: str) -> list[dict]:
+    pages = aws_clients.client("dynamodb").get_paginator("query").paginate(
+        TableName=stats_table,
+        KeyConditionExpression="#pk = :pk",
+        ExpressionAttributeNames={"#pk": "pk"},
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )
+    return [from_attribute_values(item) for page in pages for item in page["Items"]]
 
 
 def _accuracy(total: int, correct: int) -> dict:
@@ -50,16 +47,15 @@ def feedback_stats(active_version: str | None = None, settings: Settings | None 
     """Totals, live accuracy, per category and per model version, read from counter items (Query only)."""
     settings = settings or get_settings()
     settings.require("stats_table")
-    table = aws_clients.resource("dynamodb").Table(settings.stats_table)
-    totals = _query_partition(table, COUNTER_TOTAL[0])
+    totals = _query_partition(settings.stats_table, COUNTER_TOTAL[0])
     total = next((item for item in totals if item["sk"] == COUNTER_TOTAL[1]), {})
     per_category = {
         item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
-        for item in _query_partition(table, "CATEGORY")
+        for item in _query_partition(settings.stats_table, "CATEGORY")
     }
     per_model = {
         item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
-        for item in _query_partition(table, "MODEL")
+        for item in _query_partition(settings.stats_table, "MODEL")
     }
     overall = _accuracy(total.get("total", 0), total.get("correct", 0))
     live = per_model.get(active_version) if active_version else None
@@ -76,6 +72,5 @@ def feedback_stats(active_version: str | None = None, settings: Settings | None 
 def prediction_distribution(model_version: str, settings: Settings | None = None) -> dict[str, int]:
     settings = settings or get_settings()
     settings.require("stats_table")
-    table = aws_clients.resource("dynamodb").Table(settings.stats_table)
-    items = _query_partition(table, PREDICTED_PREFIX + model_version)
+    items = _query_partition(settings.stats_table, PREDICTED_PREFIX + model_version)
     return {item["sk"]: int(item.get("count", 0)) for item in items}

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from core import aws_clients
-from core.dynamodb_values import from_dynamodb
+from core.dynamodb_values import from_attribute_values
 from core.settings import Settings, get_settings
 
 BY_DAY_INDEX = "by_day"
 
 
 def _as_record(item: dict) -> dict[str, Any]:
-    item = from_dynamodb(item)
+    """A feedback item, as the low-level client gives it, as a training record."""
+    item = from_attribute_values(item)
     return {
         "headline": item["headline"],
         "short_description": item.get("short_description", ""),
@@ -32,31 +31,26 @@ def iter_all_feedback(settings: Settings | None = None):
     """Every stored (hence verified) feedback as a record dict; a full export for training data."""
     settings = settings or get_settings()
     settings.require("feedback_table")
-    table = aws_clients.resource("dynamodb").Table(settings.feedback_table)
-    kwargs: dict = {}
-    while True:
-        page = table.scan(**kwargs)
-        for item in page["Items"]:
-            yield _as_record(item)
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = aws_clients.client("dynamodb").get_paginator("scan").paginate(TableName=settings.feedback_table)
+    for page in pages:
+        yield from (_as_record(item) for item in page["Items"])
 
 
 def recent_feedback(days: int, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
     """Feedback received in the last `days` days, read through the by_day index (one Query per day)."""
     settings = settings or get_settings()
     settings.require("feedback_table")
-    table = aws_clients.resource("dynamodb").Table(settings.feedback_table)
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    query = aws_clients.client("dynamodb").get_paginator("query")
     records = []
     for offset in range(days + 1):
         day = (now - timedelta(days=offset)).strftime("%Y-%m-%d")
-        kwargs = {"IndexName": BY_DAY_INDEX, "KeyConditionExpression": Key("day").eq(day)}
-        while True:
-            page = table.query(**kwargs)
-            records.extend(_as_record(item) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = query.paginate(
+            TableName=settings.feedback_table,
+            IndexName=BY_DAY_INDEX,
+            KeyConditionExpression="#day = :day",
+            ExpressionAttributeNames={"#day": "day"},
+            ExpressionAttributeValues={":day": {"S": day}},
+        )
+        records.extend(_as_record(item) for page in pages for item in page["Items"])
     return records
