@@ -151,13 +151,13 @@ def fake_embeddings_cls() -> type[FakeEmbeddings]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, generated_rows) -> Path:
-    """A model trained once per session on the generated corpus (word+char n-grams, no embeddings)."""
+    """A model trained once per session on the generated corpus (word n-grams, no embeddings)."""
     from core.data.dataset import NewsRecord
     from core.fitting.training import train_to_dir
 
     out = tmp_path_factory.mktemp("tiny_model")
     records = [NewsRecord.model_validate(r) for r in generated_rows]
-    train_to_dir(records, out, hyperparameters={"embeddings": "none", "word_min_df": 1, "char_min_df": 1})
+    train_to_dir(records, out, hyperparameters={"embeddings": "none", "word_min_df": 1})
     return out
 
 

@@ -1,4 +1,4 @@
-"""Training: word (and optional char) n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
+"""Training: word n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
 
 The fitted scikit-learn pipeline is the training artifact; `core.model.bundle` serves the same model with
 numpy.
@@ -20,7 +20,7 @@ from typing import Literal
 
 import joblib
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -37,7 +37,6 @@ from core.model import manifest as manifest_mod
 from core.model.evaluation import evaluate
 from core.model.textproc import (
     DEFAULT_TEXT_FIELDS,
-    CharWbAnalyzer,
     WordAnalyzer,
     compose_text,
     has_extra_text,
@@ -67,17 +66,22 @@ class Hyperparameters(BaseModel):
     word_ngram_max: int = Field(2, ge=1, le=3)
     word_min_df: int = Field(2, ge=1)
     word_max_features: int | None = Field(100_000, ge=1)
-    char_ngrams: bool = False  # measured: +0.4 pt on bal41, -1 pt on v3-temporal, 3x the bundle
-    char_ngram_min: int = Field(2, ge=1, le=8)
-    char_ngram_max: int = Field(5, ge=1, le=8)
-    char_min_df: int = Field(3, ge=1)
-    char_max_features: int | None = Field(150_000, ge=1)
+    char_ngrams: bool = Field(False, description="retired: only false, which hyperparameter sets written "
+                              "when char n-grams were an option may still carry")
     embeddings: Literal["default", "none"] = "default"
     embedding_weight: float = Field(2.0, ge=0)
     headline_only_augment: bool = True
     calibration_fraction: float = Field(0.1, gt=0, lt=0.5)
     refit_full: bool = Field(True, description="after calibration, refit the classifier on all the data")
     seed: int = 0
+
+    @field_validator("char_ngrams")
+    @classmethod
+    def _char_ngrams_removed(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("char n-gram features were removed (measured: 3x the bundle, a point less on "
+                             "v3-temporal; README, What did not work)")
+        return value
 
     @classmethod
     def parse(cls, values: Hyperparameters | Mapping | None) -> Hyperparameters:
@@ -101,8 +105,6 @@ class Hyperparameters(BaseModel):
             known = ", ".join(cls.model_fields)
             message = "bad hyperparameters: " + "; ".join(problems) + f" (known: {known})"
             raise TrainingError(message) from None
-        if hp.char_ngram_min > hp.char_ngram_max:
-            raise TrainingError("bad hyperparameters: char_ngram_min must be <= char_ngram_max")
         return hp
 
 
@@ -243,12 +245,6 @@ def build_features(hp: Hyperparameters, embeddings=None) -> FeatureUnion:
         TfidfVectorizer(analyzer=WordAnalyzer(hp.word_ngram_max), sublinear_tf=True, min_df=hp.word_min_df,
                         max_features=hp.word_max_features, dtype=np.float64),
     )]
-    if hp.char_ngrams:
-        parts.append((
-            "char",
-            TfidfVectorizer(analyzer=CharWbAnalyzer(hp.char_ngram_min, hp.char_ngram_max), sublinear_tf=True,
-                            min_df=hp.char_min_df, max_features=hp.char_max_features, dtype=np.float64),
-        ))
     if embeddings is not None:
         parts.append(("emb", EmbeddingBlock(embeddings, hp.embedding_weight)))
     return FeatureUnion(parts)
@@ -413,7 +409,6 @@ def export_bundle(pipeline: Pipeline, out_dir: str | os.PathLike, version: str,
     clf: TemperatureScaledLinearClassifier = pipeline.named_steps["clf"]
     blocks = dict(features.transformer_list)
     word: TfidfVectorizer = blocks["word"]
-    char: TfidfVectorizer | None = blocks.get("char")
     emb: EmbeddingBlock | None = blocks.get("emb")
 
     def vocab_of(vec: TfidfVectorizer) -> list[str]:
@@ -430,9 +425,6 @@ def export_bundle(pipeline: Pipeline, out_dir: str | os.PathLike, version: str,
         word_analyzer=word.analyzer.config(),
         word_vocab=vocab_of(word),
         word_idf=word.idf_,
-        char_analyzer=char.analyzer.config() if char is not None else None,
-        char_vocab=vocab_of(char) if char is not None else None,
-        char_idf=char.idf_ if char is not None else None,
         weights=clf.coef_.T,
         bias=clf.intercept_,
         temperature=clf.temperature_,

@@ -62,10 +62,6 @@ def has_extra_text(item: object, text_fields: Sequence[str]) -> bool:
     return False
 
 
-def tokenize(text: str) -> list[str]:
-    return _TOKEN_RE.findall(text.lower())
-
-
 class WordAnalyzer:
     """Word n-grams (1..ngram_max) of lower-cased tokens, computed per field line."""
 
@@ -95,50 +91,3 @@ class WordAnalyzer:
 
     def __repr__(self) -> str:
         return f"WordAnalyzer(ngram_max={self.ngram_max})"
-
-
-def char_wb_word_ngrams(word: str, n_min: int, n_max: int) -> list[str]:
-    """Character n-grams of one whitespace-delimited word padded with spaces (scikit-learn's char_wb rule:
-    a padded word shorter than n_min still yields itself once)."""
-    padded = " " + word + " "
-    length = len(padded)
-    if length < n_min:
-        return [padded]
-    top = min(n_max, length)
-    return [padded[i : i + n] for n in range(n_min, top + 1) for i in range(length - n + 1)]
-
-
-class CharWbAnalyzer:
-    """Character n-grams inside word boundaries of the lower-cased text."""
-
-    def __init__(self, ngram_min: int = 2, ngram_max: int = 5):
-        self.ngram_min = int(ngram_min)
-        self.ngram_max = int(ngram_max)
-
-    def words(self, text: str) -> list[str]:
-        return text.lower().split()
-
-    def word_ngrams(self, word: str) -> list[str]:
-        return char_wb_word_ngrams(word, self.ngram_min, self.ngram_max)
-
-    def __call__(self, text: str) -> list[str]:
-        out: list[str] = []
-        n_min, n_max = self.ngram_min, self.ngram_max
-        for word in text.lower().split():
-            out.extend(char_wb_word_ngrams(word, n_min, n_max))
-        return out
-
-    def config(self) -> dict:
-        return {"kind": "char_wb", "ngram_min": self.ngram_min, "ngram_max": self.ngram_max}
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, CharWbAnalyzer)
-            and (other.ngram_min, other.ngram_max) == (self.ngram_min, self.ngram_max)
-        )
-
-    def __hash__(self) -> int:
-        return hash(("char_wb", self.ngram_min, self.ngram_max))
-
-    def __repr__(self) -> str:
-        return f"CharWbAnalyzer(ngram_min={self.ngram_min}, ngram_max={self.ngram_max})"

@@ -11,7 +11,7 @@ import pytest
 from cli.main import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST_HP = '{"embeddings": "none", "word_min_df": 1, "char_min_df": 1}'
+FAST_HP = '{"embeddings": "none", "word_min_df": 1}'
 
 
 @pytest.fixture(scope="module")

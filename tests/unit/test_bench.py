@@ -80,8 +80,8 @@ def test_parse_args_rejects_unknown_split(capsys):
 
 
 def test_parse_overrides_reads_json_values_and_rejects_malformed_pairs():
-    assert run.parse_overrides(["C=2", "embeddings=none", "word_max_features=null", "char_ngrams=false"]) == {
-        "C": 2, "embeddings": "none", "word_max_features": None, "char_ngrams": False}
+    assert run.parse_overrides(["C=2", "embeddings=none", "word_max_features=null", "refit_full=false"]) == {
+        "C": 2, "embeddings": "none", "word_max_features": None, "refit_full": False}
     with pytest.raises(run.BenchError, match="KEY=VALUE"):
         run.parse_overrides(["C"])
     with pytest.raises(run.BenchError, match="KEY=VALUE"):
@@ -336,7 +336,7 @@ def test_workers_on_a_tiny_generated_split(tmp_path, generated_rows, write_rows)
     base = {"split": "v3-temporal", "data_dir": str(tmp_path), "limits": {"train": 200, "test": 50}}
     evals = {"headline+description": ["headline", "short_description"], "headline-only": ["headline"]}
     fields = ["headline", "short_description"]
-    fast = {"embeddings": "none", "word_min_df": 1, "char_min_df": 1}
+    fast = {"embeddings": "none", "word_min_df": 1}
     ours = worker.train_ours({**base, "model_dir": str(tmp_path / "m"), "train_fields": fields,
                               "evals": evals, "hyperparameters": fast})
     assert (ours["n_train"], ours["n_test"]) == (200, 50)

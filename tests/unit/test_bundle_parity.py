@@ -27,7 +27,7 @@ def parity_case(tmp_path_factory, shared_data_dir, generated_rows, fake_embeddin
         records = [NewsRecord.model_validate(r) for r in generated_rows]
         train, test = records[:300], records[300:]
     out = tmp_path_factory.mktemp("parity")
-    hp = {"embeddings": "default", "embedding_weight": 0.5, "char_min_df": 2}
+    hp = {"embeddings": "default", "embedding_weight": 0.5}
     train_to_dir(train, out, hyperparameters=hp,
                  text_fields=("headline", "short_description", "authors"), embeddings=fake_embeddings)
     return out, test
@@ -146,7 +146,7 @@ def test_empty_inputs(tiny_model_dir):
 
 
 def test_single_word_explanation_is_its_whole_logit(parity_case, fake_embeddings_cls):
-    """For a one-word input every feature (unigram, char n-grams, embedding token) belongs to that word."""
+    """For a one-word input every feature (unigram, embedding token) belongs to that word."""
     model_dir, _ = parity_case
     pipeline = joblib.load(model_dir / "pipeline.joblib")
     clf = pipeline.named_steps["clf"]
@@ -164,14 +164,21 @@ def test_single_word_explanation_is_its_whole_logit(parity_case, fake_embeddings
     assert checked >= 1
 
 
-def test_char_analyzer_matches_scikit_learn():
+def test_word_analyzer_matches_scikit_learn():
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from core.model.textproc import CharWbAnalyzer, WordAnalyzer
+    from core.model.textproc import WordAnalyzer
 
     texts = ["a", "ab abc abcd", "Hello World!", "x y  zz", "supercalifragilistic", "", "Élan vital"]
-    for lo, hi in [(2, 5), (1, 3), (3, 8), (5, 5)]:
-        reference = CountVectorizer(analyzer="char_wb", ngram_range=(lo, hi)).build_analyzer()
-        assert [CharWbAnalyzer(lo, hi)(t) for t in texts] == [reference(t) for t in texts]
     reference = CountVectorizer(ngram_range=(1, 3)).build_analyzer()
     assert [WordAnalyzer(3)(t) for t in texts] == [reference(t) for t in texts]
+
+
+def test_a_bundle_with_char_ngram_features_is_refused(tiny_model_dir, tmp_path):
+    """Char n-gram features were removed; a bundle that has them must not be served without them."""
+    bundle = _copy_bundle(tiny_model_dir, tmp_path / "b")
+    meta = json.loads((bundle / "bundle.json").read_text())
+    meta["analyzers"]["char"] = {"kind": "char_wb", "ngram_min": 2, "ngram_max": 5}
+    (bundle / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="char n-gram"):
+        ServingModel.load(bundle)

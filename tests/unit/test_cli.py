@@ -8,7 +8,7 @@ import pytest
 from cli.main import build_parser, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST_HP = '{"embeddings": "none", "word_min_df": 1, "char_min_df": 1}'
+FAST_HP = '{"embeddings": "none", "word_min_df": 1}'
 
 
 @pytest.fixture(scope="module")

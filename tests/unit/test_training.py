@@ -9,7 +9,7 @@ from core.data.dataset import NewsRecord
 from core.fitting.training import Hyperparameters, TrainingError, fit_pipeline, train_to_dir
 from core.model.manifest import ManifestError, data_fingerprint, verify_manifest
 
-FAST = {"embeddings": "none", "word_min_df": 1, "char_min_df": 1}
+FAST = {"embeddings": "none", "word_min_df": 1}
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,12 @@ def test_hyperparameters_defaults_and_unknown_keys():
         Hyperparameters.parse({"learning_rate": 0.1})
     with pytest.raises(TrainingError, match="C: "):
         Hyperparameters.parse({"C": -1})
-    with pytest.raises(TrainingError, match="char_ngram_min"):
-        Hyperparameters.parse({"char_ngram_min": 5, "char_ngram_max": 3})
+    # char n-gram features were removed (README, "What did not work"): only false is accepted
+    assert Hyperparameters.parse({"char_ngrams": False}) == hp
+    with pytest.raises(TrainingError, match="char_ngrams: "):
+        Hyperparameters.parse({"char_ngrams": True})
+    with pytest.raises(TrainingError, match="unknown hyperparameter 'char_min_df'"):
+        Hyperparameters.parse({"char_min_df": 3})
     assert Hyperparameters.parse({"C": "2.5"}).C == 2.5
 
 
@@ -102,12 +106,13 @@ def test_bad_training_input_is_rejected(records):
 
 
 def test_embedding_block_is_part_of_the_features(records, fake_embeddings):
-    hp = {**FAST, "char_ngrams": True, "embeddings": "default", "embedding_weight": 2.0}
+    hp = {**FAST, "embeddings": "default", "embedding_weight": 2.0}
     pipeline, metrics = fit_pipeline(records, hp, embeddings=fake_embeddings)
     assert metrics["embeddings"] is True
     blocks = dict(pipeline.named_steps["features"].transformer_list)
     assert "emb" in blocks
-    n_tfidf = len(blocks["word"].vocabulary_) + len(blocks["char"].vocabulary_)
+    assert set(blocks) == {"word", "emb"}
+    n_tfidf = len(blocks["word"].vocabulary_)
     X = pipeline[:-1].transform([records[0].model_dump()]).toarray()
     text = records[0].headline + "\n" + records[0].short_description
     mean = fake_embeddings.embed([text])[0].astype(np.float64)
