@@ -1,7 +1,7 @@
 """Training: word n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
 
 The fitted scikit-learn pipeline is the training artifact; `core.model.bundle` serves the same model with
-numpy.
+numpy from the bundle written here.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from sklearn.svm import LinearSVC
 
 from core.data.dataset import NewsRecord
 from core.errors import MlNewsError
-from core.model import bundle as bundle_mod
+from core.model import bundle_format
 from core.model import manifest as manifest_mod
+from core.model.embeddings import embedding_block
 from core.model.evaluation import evaluate
 from core.model.textproc import (
     DEFAULT_TEXT_FIELDS,
@@ -147,7 +148,7 @@ class EmbeddingBlock(BaseEstimator, TransformerMixin):
 
 def embedding_features(embeddings, texts: Sequence[str], weight: float) -> np.ndarray:
     """The embedding block exactly as serving computes it (float64)."""
-    return bundle_mod.embedding_block(embeddings.embed(texts), weight)
+    return embedding_block(embeddings.embed(texts), weight)
 
 
 class TemperatureScaledLinearClassifier(BaseEstimator, ClassifierMixin):
@@ -417,7 +418,7 @@ def export_bundle(pipeline: Pipeline, out_dir: str | os.PathLike, version: str,
             terms[j] = term
         return terms
 
-    return bundle_mod.write_bundle(
+    return bundle_format.write_bundle(
         out_dir,
         version=version,
         classes=[str(c) for c in clf.classes_],
@@ -468,5 +469,5 @@ def train_to_dir(records: Sequence, out_dir: str | os.PathLike,
         hyperparameters=hp.model_dump(),
         text_fields=list(pipeline.named_steps["text"].text_fields),
         metrics=metrics,
-        bundle_sha256=bundle_mod.bundle_digest(out / "bundle"),
+        bundle_sha256=bundle_format.bundle_digest(out / "bundle"),
     )

@@ -121,6 +121,17 @@ class WordPiece:
         return out
 
 
+def embedding_block(vectors: np.ndarray, weight: float) -> np.ndarray:
+    """Static-embedding features: each mean token vector scaled to unit L2 norm, times the block weight.
+
+    Unit norm keeps the block on the scale of the L2-normalised TF-IDF block whatever the vectors' scale,
+    which keeps the saga solver fast. Training and serving both call this function.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
+    return v * (float(weight) / np.where(norms > 0, norms, 1.0))
+
+
 class StaticEmbeddings:
     """Token table + tokenizer; ``embed`` gives the L2-normalised weighted mean of a text's token vectors.
 

@@ -9,7 +9,8 @@ import pytest
 
 from core.data.dataset import NewsRecord, load_records
 from core.fitting.training import train_to_dir
-from core.model.bundle import BundleError, ServingModel, bundle_digest
+from core.model.bundle import BundleError, ServingModel
+from core.model.bundle_format import bundle_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
