@@ -129,7 +129,7 @@ def check_data(data_dir: Path, splits: list[str]) -> None:
 
 def check_hyperparameters(overrides: dict) -> dict:
     """Validate overrides now (not ten minutes into the run); return the full hyperparameters in effect."""
-    from core.fitting.training import Hyperparameters, TrainingError
+    from core.fitting.hyperparameters import Hyperparameters, TrainingError
 
     try:
         return Hyperparameters.parse(overrides).model_dump()

@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     fields = _parse_fields(args.text_fields)
     hyperparameters = _parse_hyperparameters(args.hyperparameters)
     from core.data.dataset import load_records
-    from core.fitting.training import Hyperparameters
+    from core.fitting.hyperparameters import Hyperparameters
 
     hp = Hyperparameters.parse(hyperparameters)  # fail fast, before reading data
     stats: dict = {}

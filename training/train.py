@@ -29,7 +29,8 @@ if __package__ in (None, "") and not (Path(__file__).resolve().parent / "core").
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.dataset import DatasetError, load_records  # noqa: E402
-from core.fitting.training import Hyperparameters, TrainingError, train_to_dir  # noqa: E402
+from core.fitting.hyperparameters import Hyperparameters, TrainingError  # noqa: E402
+from core.fitting.training import train_to_dir  # noqa: E402
 
 CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_INPUT_CONFIG_DIR is not set
 # Entry-point options that travel with the hyperparameters: text_fields ("headline,short_description"),

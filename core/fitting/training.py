@@ -1,257 +1,34 @@
-"""Training: word n-gram TF-IDF + static embeddings -> linear classifier -> temperature.
+"""Training: fit the pipeline (features -> linear classifier -> temperature) and write the model directory.
 
-The fitted scikit-learn pipeline is the training artifact; `core.model.bundle` serves the same model with
-numpy from the bundle written here.
+The fitted scikit-learn pipeline is the training artifact; `core.fitting.export` writes the numpy bundle that
+`core.model.bundle` serves. Hyperparameters: core.fitting.hyperparameters; the pipeline's steps:
+core.fitting.features and core.fitting.classifier.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import math
 import os
 import time
-import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 import joblib
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from scipy import sparse
-from scipy.optimize import minimize_scalar
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
+from sklearn.pipeline import Pipeline
 
 from core.data.dataset import NewsRecord
-from core.errors import MlNewsError
+from core.fitting.classifier import TemperatureScaledLinearClassifier
+from core.fitting.export import export_bundle
+from core.fitting.features import TextComposer, build_features, resolve_embeddings
+from core.fitting.hyperparameters import Hyperparameters, TrainingError
 from core.model import bundle_format
 from core.model import manifest as manifest_mod
-from core.model.embeddings import embedding_block
 from core.model.evaluation import evaluate
-from core.model.textproc import (
-    DEFAULT_TEXT_FIELDS,
-    WordAnalyzer,
-    compose_text,
-    has_extra_text,
-    validate_text_fields,
-)
-
-log = logging.getLogger(__name__)
-
-
-class TrainingError(MlNewsError, ValueError):
-    """Training input is unusable (empty data, a single category, bad text fields or hyperparameters)."""
-
-
-class Hyperparameters(BaseModel):
-    """Every training knob. Unknown keys are rejected."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    classifier: Literal["linear_svm", "logreg"] = Field(
-        "linear_svm", description="linear SVM (one-vs-rest) or multinomial logistic regression; both "
-        "calibrated by temperature scaling of their decision values")
-    C: float = Field(0.5, gt=0, description="inverse L2 regularisation")
-    solver: Literal["saga", "lbfgs"] = "saga"
-    max_iter: int = Field(100, ge=1, le=5000)
-    tol: float = Field(1e-2, gt=0, description="saga stops early at this tolerance (also regularises)")
-    class_weight: Literal["none", "balanced"] = "none"
-    word_ngram_max: int = Field(2, ge=1, le=3)
-    word_min_df: int = Field(2, ge=1)
-    word_max_features: int | None = Field(100_000, ge=1)
-    char_ngrams: bool = Field(False, description="retired: only false, which hyperparameter sets written "
-                              "when char n-grams were an option may still carry")
-    embeddings: Literal["default", "none"] = "default"
-    embedding_weight: float = Field(2.0, ge=0)
-    headline_only_augment: bool = True
-    calibration_fraction: float = Field(0.1, gt=0, lt=0.5)
-    refit_full: bool = Field(True, description="after calibration, refit the classifier on all the data")
-    seed: int = 0
-
-    @field_validator("char_ngrams")
-    @classmethod
-    def _char_ngrams_removed(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("char n-gram features were removed (measured: 3x the bundle, a point less on "
-                             "v3-temporal; README, What did not work)")
-        return value
-
-    @classmethod
-    def parse(cls, values: Hyperparameters | Mapping | None) -> Hyperparameters:
-        """Validate user-supplied hyperparameters; raise TrainingError with a readable message."""
-        if values is None:
-            return cls()
-        if isinstance(values, Hyperparameters):
-            return values
-        if not isinstance(values, Mapping):
-            raise TrainingError("hyperparameters must be a JSON object")
-        try:
-            hp = cls.model_validate(dict(values))
-        except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                key = ".".join(str(x) for x in err.get("loc", ())) or "hyperparameters"
-                if err.get("type") == "extra_forbidden":
-                    problems.append(f"unknown hyperparameter {key!r}")
-                else:
-                    problems.append(f"{key}: {err.get('msg')}")
-            known = ", ".join(cls.model_fields)
-            message = "bad hyperparameters: " + "; ".join(problems) + f" (known: {known})"
-            raise TrainingError(message) from None
-        return hp
-
-
-# ---------------------------------------------------------------- pipeline steps
-
-
-class TextComposer(BaseEstimator, TransformerMixin):
-    """Records (dicts, NewsRecord or bare headlines) -> one text per record, as serving composes it."""
-
-    def __init__(self, text_fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS):
-        self.text_fields = text_fields
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:  # stateless
-        return True
-
-    def transform(self, X):
-        fields = tuple(self.text_fields)
-        return [compose_text(item, fields) for item in X]
-
-
-class EmbeddingBlock(BaseEstimator, TransformerMixin):
-    """Mean of static token vectors times a weight (dense block of the feature union)."""
-
-    def __init__(self, embeddings=None, weight: float = 1.0):
-        self.embeddings = embeddings
-        self.weight = weight
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:  # stateless
-        return True
-
-    def transform(self, X):
-        return embedding_features(self.embeddings, list(X), self.weight)
-
-
-def embedding_features(embeddings, texts: Sequence[str], weight: float) -> np.ndarray:
-    """The embedding block exactly as serving computes it (float64)."""
-    return embedding_block(embeddings.embed(texts), weight)
-
-
-class TemperatureScaledLinearClassifier(BaseEstimator, ClassifierMixin):
-    """A linear classifier (SVM or logistic regression) whose probabilities are softmax(decision / T).
-
-    Coefficients are rounded to float16 after fitting so the numpy bundle (float16 weights on disk) computes
-    with the very same numbers.
-    """
-
-    def __init__(self, classifier: str = "linear_svm", C: float = 0.5, solver: str = "saga",
-                 max_iter: int = 100, tol: float = 1e-2, class_weight=None, random_state: int = 0):
-        self.classifier = classifier
-        self.C = C
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
-        self.class_weight = class_weight
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        if self.classifier == "linear_svm":
-            model = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
-        else:
-            model = LogisticRegression(C=self.C, solver=self.solver, max_iter=self.max_iter, tol=self.tol,
-                                       class_weight=self.class_weight, random_state=self.random_state)
-        with warnings.catch_warnings():
-            # early stopping at `tol` is deliberate: saga's ConvergenceWarning is noise here
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X, y)
-        coef, intercept = model.coef_, np.atleast_1d(model.intercept_)
-        if coef.shape[0] == 1:  # two classes: one decision value s becomes logits (-s/2, s/2)
-            coef = np.vstack([-coef / 2, coef / 2])
-            intercept = np.concatenate([-intercept / 2, intercept / 2])
-        self.classes_ = model.classes_
-        self.coef_ = coef.astype(np.float16).astype(np.float64)  # exactly what the bundle stores
-        self.intercept_ = intercept.astype(np.float64)
-        self.n_iter_ = int(np.max(model.n_iter_))
-        self.temperature_ = 1.0
-        return self
-
-    def decision_function(self, X):
-        return np.asarray(X @ self.coef_.T) + self.intercept_
-
-    def calibrate(self, X, y) -> float:
-        """Fit the single temperature T minimising the negative log-likelihood on held-out data."""
-        logits = self.decision_function(X)
-        index = {c: i for i, c in enumerate(self.classes_)}
-        known = np.array([label in index for label in y])
-        if not known.any():
-            self.temperature_ = 1.0
-            return 1.0
-        logits = logits[known]
-        target = np.array([index[label] for label, k in zip(y, known, strict=True) if k])
-
-        def nll(log_t: float) -> float:
-            z = logits / math.exp(log_t)
-            z = z - z.max(axis=1, keepdims=True)
-            logsum = np.log(np.exp(z).sum(axis=1))
-            return float(np.mean(logsum - z[np.arange(len(target)), target]))
-
-        # T in [0.1, 10]: beyond that a tiny or separable held-out slice is talking, not calibration
-        result = minimize_scalar(nll, bounds=(math.log(0.1), math.log(10.0)), method="bounded",
-                                 options={"xatol": 1e-4})
-        self.temperature_ = float(math.exp(result.x))
-        return self.temperature_
-
-    def predict_proba(self, X):
-        z = self.decision_function(X) / self.temperature_
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
-
-
-def resolve_embeddings(hp: Hyperparameters, embeddings=None):
-    """The StaticEmbeddings to use, or None (hyperparameter 'none', or no packaged asset)."""
-    if hp.embeddings == "none" or hp.embedding_weight == 0:
-        return None
-    if embeddings is not None:
-        return embeddings
-    try:
-        from core.model.embeddings import StaticEmbeddings
-    except ImportError:
-        log.warning("core.model.embeddings is not available: training without the embedding block")
-        return None
-    return StaticEmbeddings.load_default()
-
-
-def build_features(hp: Hyperparameters, embeddings=None) -> FeatureUnion:
-    parts = [(
-        "word",
-        TfidfVectorizer(analyzer=WordAnalyzer(hp.word_ngram_max), sublinear_tf=True, min_df=hp.word_min_df,
-                        max_features=hp.word_max_features, dtype=np.float64),
-    )]
-    if embeddings is not None:
-        parts.append(("emb", EmbeddingBlock(embeddings, hp.embedding_weight)))
-    return FeatureUnion(parts)
-
-
-# ---------------------------------------------------------------- fitting
+from core.model.textproc import DEFAULT_TEXT_FIELDS, has_extra_text, validate_text_fields
 
 
 def _as_items(records: Sequence) -> list:
@@ -397,42 +174,6 @@ class _NoProgress:
 
     def close(self) -> None:
         pass
-
-
-# ---------------------------------------------------------------- export
-
-
-def export_bundle(pipeline: Pipeline, out_dir: str | os.PathLike, version: str,
-                  extra_metadata: Mapping | None = None) -> dict:
-    """Write the numpy serving bundle for a fitted pipeline; return bundle.json contents."""
-    composer: TextComposer = pipeline.named_steps["text"]
-    features: FeatureUnion = pipeline.named_steps["features"]
-    clf: TemperatureScaledLinearClassifier = pipeline.named_steps["clf"]
-    blocks = dict(features.transformer_list)
-    word: TfidfVectorizer = blocks["word"]
-    emb: EmbeddingBlock | None = blocks.get("emb")
-
-    def vocab_of(vec: TfidfVectorizer) -> list[str]:
-        terms = [""] * len(vec.vocabulary_)
-        for term, j in vec.vocabulary_.items():
-            terms[j] = term
-        return terms
-
-    return bundle_format.write_bundle(
-        out_dir,
-        version=version,
-        classes=[str(c) for c in clf.classes_],
-        text_fields=list(composer.text_fields),
-        word_analyzer=word.analyzer.config(),
-        word_vocab=vocab_of(word),
-        word_idf=word.idf_,
-        weights=clf.coef_.T,
-        bias=clf.intercept_,
-        temperature=clf.temperature_,
-        embedding_arrays=emb.embeddings.to_arrays() if emb is not None else None,
-        embedding_weight=float(emb.weight) if emb is not None else 0.0,
-        metadata=extra_metadata,
-    )
 
 
 def train_to_dir(records: Sequence, out_dir: str | os.PathLike,

@@ -89,7 +89,7 @@ def test_parse_overrides_reads_json_values_and_rejects_malformed_pairs():
 
 
 def test_check_hyperparameters_defaults_and_unknown_keys():
-    from core.fitting.training import Hyperparameters
+    from core.fitting.hyperparameters import Hyperparameters
 
     assert run.check_hyperparameters({}) == Hyperparameters().model_dump()
     assert run.check_hyperparameters({"C": 2})["C"] == 2.0

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.data.dataset import NewsRecord
-from core.fitting.training import Hyperparameters, TrainingError, fit_pipeline, train_to_dir
+from core.fitting.hyperparameters import Hyperparameters, TrainingError
+from core.fitting.training import fit_pipeline, train_to_dir
 from core.model.manifest import ManifestError, data_fingerprint, verify_manifest
 
 FAST = {"embeddings": "none", "word_min_df": 1}
