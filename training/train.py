@@ -29,7 +29,7 @@ if __package__ in (None, "") and not (Path(__file__).resolve().parent / "core").
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.dataset import DatasetError, load_records  # noqa: E402
-from core.fitting.hyperparameters import Hyperparameters, TrainingError  # noqa: E402
+from core.fitting.hyperparameters import Hyperparameters, TrainingError, decode_hyperparameters  # noqa: E402
 from core.fitting.training import train_to_dir  # noqa: E402
 
 CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_INPUT_CONFIG_DIR is not set
@@ -42,19 +42,9 @@ DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 log = logging.getLogger("training.train")
 
 
-def decode_hyperparameters(raw: dict) -> dict:
-    """SageMaker passes every value as a (often JSON-encoded) string; skip its own `sagemaker_*` keys."""
-    out = {}
-    for key, value in raw.items():
-        if key.startswith("sagemaker_"):
-            continue
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                pass  # a bare string such as none or default
-        out[key] = value
-    return out
+def _without_toolkit_keys(hyperparameters: dict) -> dict:
+    """The script's hyperparameters: the toolkit's own `sagemaker_*` keys are not for it."""
+    return {key: value for key, value in hyperparameters.items() if not key.startswith("sagemaker_")}
 
 
 def data_files(channel: Path) -> list[Path]:
@@ -96,13 +86,13 @@ def load_hyperparameters(text: str | None) -> dict:
     """--hyperparameters (JSON, values possibly JSON-encoded strings), else SM_HPS (the toolkit's, already
     decoded), else hyperparameters.json (CreateTrainingJob's JSON strings), else none."""
     if text is not None:
-        return decode_hyperparameters(_json_object(text, "--hyperparameters"))
+        return _without_toolkit_keys(decode_hyperparameters(_json_object(text, "--hyperparameters")))
     if "SM_HPS" in os.environ:
-        hps = _json_object(os.environ["SM_HPS"], "SM_HPS")
-        return {key: value for key, value in hps.items() if not key.startswith("sagemaker_")}
+        return _without_toolkit_keys(_json_object(os.environ["SM_HPS"], "SM_HPS"))
     path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", CONFIG_DIR)) / "hyperparameters.json"
     if path.is_file():
-        return decode_hyperparameters(_json_object(path.read_text(encoding="utf-8"), str(path)))
+        text = path.read_text(encoding="utf-8")
+        return _without_toolkit_keys(decode_hyperparameters(_json_object(text, str(path))))
     return {}
 
 

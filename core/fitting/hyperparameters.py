@@ -3,8 +3,9 @@ before anything is trained)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -71,3 +72,19 @@ class Hyperparameters(BaseModel):
             message = "bad hyperparameters: " + "; ".join(problems) + f" (known: {known})"
             raise TrainingError(message) from None
         return hp
+
+
+def decode_hyperparameters(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as a training job carries them (CreateTrainingJob takes strings only, so each value is
+    JSON-encoded) decoded as the sagemaker-training toolkit decodes them: a string that parses as JSON
+    becomes its value, anything else stays as it is (a bare string such as none)."""
+    return {key: _decoded(value) for key, value in raw.items()}
+
+
+def _decoded(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

@@ -60,3 +60,12 @@ def test_bad_hyperparameters_are_a_message_not_a_traceback(monkeypatch, capsys, 
     err = capsys.readouterr().err
     assert "SM_HPS: hyperparameters must be a JSON object" in err and "Traceback" not in err
     assert (tmp_path / "failure").read_text() == "SM_HPS: hyperparameters must be a JSON object"
+
+
+def test_hyperparameter_strings_decode_as_the_toolkit_decodes_them():
+    from core.fitting.hyperparameters import decode_hyperparameters
+
+    raw = {"C": "2", "embeddings": '"none"', "plain": "none", "flag": "true", "cap": "null", "d": '{"a": 1}',
+           "already": 5}
+    assert decode_hyperparameters(raw) == {"C": 2, "embeddings": "none", "plain": "none", "flag": True,
+                                           "cap": None, "d": {"a": 1}, "already": 5}
