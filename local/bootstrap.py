@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local.api_client import ApiClient
-from local.emulator import REPO_ROOT
+from local.template import REPO_ROOT
 
 DEMO_CORPUS = REPO_ROOT / "local" / "demo_data" / "news_demo.jsonl"
 SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "news_category_v3_sample.jsonl"

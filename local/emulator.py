@@ -17,7 +17,6 @@ import io
 import json
 import os
 import queue
-import re
 import sys
 import threading
 import time
@@ -29,22 +28,8 @@ from pathlib import Path
 
 from local.iam.enforcement import access_control, role_client
 from local.iam.enforcement import install as install_iam_checks
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT_ID = "123456789012"
-
-
-def lambda_sources(makefile: Path = REPO_ROOT / "Makefile") -> tuple[str, ...]:
-    """The folders a function package holds: `LAMBDA_SOURCES` of the Makefile that `sam build` runs."""
-    try:
-        text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
-    except OSError as error:
-        raise RuntimeError(f"{makefile}: cannot read the Lambda build targets ({error})") from None
-    match = re.search(r"^LAMBDA_SOURCES\s*:?=(.*)$", text, re.MULTILINE)
-    if not match or not match.group(1).split():
-        raise RuntimeError(f"{makefile}: no LAMBDA_SOURCES (the folders every function package holds)")
-    return tuple(match.group(1).split())
-
+from local.packaging import lambda_sources
+from local.template import REPO_ROOT
 
 # Modules each function gets its own copy of: what its package holds.
 PROJECT_PACKAGES = lambda_sources()

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from local.cfn import ACCOUNT_ID
 from local.docs_page import DOCS_HTML
-from local.emulator import ACCOUNT_ID
-from local.stack import Route
+from local.routes import Route, group_name
 
 LOCAL_IAM_USER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-developer"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -63,14 +63,8 @@ def match_route(routes: list[Route], method: str, path: str) -> tuple[Route | No
         known = True
         if route.method in (method, "ANY"):
             names = route.parameter_names()
-            return route, {name: found.group(_group_name(name)) for name in names}, True
+            return route, {name: found.group(group_name(name)) for name in names}, True
     return None, {}, known
-
-
-def _group_name(name: str) -> str:
-    import re
-
-    return "p_" + re.sub(r"\W", "_", name)
 
 
 def to_event(

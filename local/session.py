@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import state as local_state
-from local.emulator import ACCOUNT_ID, REPO_ROOT, Emulator
+from local.cfn import ACCOUNT_ID
+from local.deployment import Deployment
+from local.emulator import Emulator
 from local.http_front import HttpFront, merge_openapi
 from local.sqs_poller import SqsPoller, disable_moto_sqs_mappings, invoke_payload, sqs_mappings
-from local.stack import DEFAULT_STACK_NAME, Deployment, deploy
+from local.stack import DEFAULT_STACK_NAME, deploy
+from local.template import TEMPLATE_PATH
 from local.ticker import Ticker
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -25,7 +28,7 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 class LocalConfig:
     port: int = 3000  # HTTP front; 0 = any free port
     moto_port: int = 0  # embedded AWS endpoint; 0 = any free port
-    template: Path = REPO_ROOT / "template.yaml"
+    template: Path = TEMPLATE_PATH
     stack_name: str = DEFAULT_STACK_NAME
     parameters: dict[str, str] = field(default_factory=dict)
     state_dir: Path | None = None  # None = ephemeral

@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from local.stack import Deployment
+from local.deployment import Deployment
 
 _FORMAT = 1
 

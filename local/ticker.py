@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from local.background_loop import BackgroundLoop
-from local.stack import ScheduleTarget
+from local.deployment import ScheduleTarget
 
 
 def scheduled_event(target: ScheduleTarget, region: str, account: str) -> dict:

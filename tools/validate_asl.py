@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local.stack import load_template  # the project's one CloudFormation YAML loader
+from local.template import load_template  # the project's one CloudFormation YAML loader
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VALIDATOR = ROOT / "tools" / "aws" / "node_modules" / ".bin" / "asl-validator"

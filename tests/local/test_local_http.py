@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from local.http_front import LOCAL_IAM_USER_ARN, HttpRequest, from_result, match_route, to_event
+from local.routes import Route
 from local.session import LocalConfig, LocalSession
-from local.stack import Route
 
 FIXTURE = Path(__file__).parent / "fixtures" / "local_app" / "template.yaml"
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from local.emulator import REPO_ROOT, lambda_sources
 from local.iam.enforcement import access_control, expected_denials
+from local.packaging import lambda_sources
 from local.session import LocalConfig, LocalSession
+from local.template import REPO_ROOT
 from tests.support.template_resources import load_template
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local import stack
+from local import template
 from local.session import LocalConfig, LocalSession
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "local_app"
@@ -129,6 +129,6 @@ def test_state_dir_keeps_objects_items_and_secrets(tmp_path):
 
 
 def test_bad_template_parameters_are_reported():
-    sam = stack.load_template(FIXTURE)
-    with pytest.raises(stack.DeployError, match="unknown template parameters: Nope"):
-        stack.default_parameters(sam, {"Nope": "1"})
+    sam = template.load_template(FIXTURE)
+    with pytest.raises(template.DeployError, match="unknown template parameters: Nope"):
+        template.default_parameters(sam, {"Nope": "1"})

@@ -117,8 +117,7 @@ def test_every_function_is_built_lean_by_its_own_makefile_target(tmp_path):
 
 
 def test_sam_build_packages_exactly_what_local_mode_packages(tmp_path):
-    from local.emulator import lambda_sources
-    from local.stack import function_package
+    from local.packaging import function_package, lambda_sources
 
     artifacts = tmp_path / "PredictFunction"
     built = make("build-PredictFunction", f"ARTIFACTS_DIR={artifacts}", "LAMBDA_PIP=true")  # code only

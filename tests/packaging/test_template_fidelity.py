@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from local.stack import default_parameters, translate
+from local.template import default_parameters
+from local.translation import translate
 from tests.support.template_resources import REGION, REPO_ROOT, TEMPLATE_PATH, load_template
 
 ENCRYPTED_TYPES = {
