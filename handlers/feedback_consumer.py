@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from core.errors import InvalidInput
-from core.feedback import storage
+from core.feedback import messages, storage
 from handlers.http_api import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -24,7 +24,7 @@ def record_handler(record: SQSRecord) -> str:
     has_id = "correlation_id" in attributes
     logger.set_correlation_id(attributes["correlation_id"].string_value if has_id else record.message_id)
     try:
-        message = storage.parse_feedback_message(record.body)
+        message = messages.parse_feedback_message(record.body)
         outcome = storage.store_feedback(message)
     except InvalidInput as error:
         logger.warning(

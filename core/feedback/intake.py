@@ -4,36 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 
 from core import aws_clients
 from core.errors import InvalidInput
-from core.feedback.prediction_ids import PredictionClaims, signing_key, verify_prediction_id
+from core.feedback.messages import build_feedback_message
+from core.feedback.prediction_ids import signing_key, verify_prediction_id
 from core.settings import Settings, get_settings
-
-
-def build_feedback_message(
-    request: dict,
-    claims: PredictionClaims,
-    *,
-    correlation_id: str | None,
-    received_at: datetime | None = None,
-) -> dict:
-    received = (received_at or datetime.now(UTC)).astimezone(UTC)
-    return {
-        "prediction_id": request["prediction_id"],
-        "correct_category": request["correct_category"],
-        "headline": request["headline"],
-        "short_description": request.get("short_description") or "",
-        "authors": request.get("authors") or "",
-        "predicted_category": claims.category,
-        "model_version": claims.model_version,
-        "headline_sha256": claims.headline_sha256,
-        "issued_at": claims.issued_at,
-        # Fixed at acceptance: a redelivered message carries the same key, so its write is a no-op.
-        "received_at": received.isoformat(timespec="milliseconds"),
-        "correlation_id": correlation_id or "",
-    }
 
 
 def accept_feedback(

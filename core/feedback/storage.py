@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from botocore.exceptions import ClientError
 
 from core import aws_clients
-from core.errors import InvalidInput
 from core.feedback.counters import COUNTER_TOTAL
 from core.feedback.prediction_ids import signing_key, verify_prediction_id
 from core.settings import Settings, get_settings
 
 CLAIM_PREFIX = "CLAIM#"
-
-
-def parse_feedback_message(body: str) -> dict:
-    try:
-        message = json.loads(body)
-    except ValueError as error:
-        raise InvalidInput("feedback message is not JSON") from error
-    required = ("prediction_id", "correct_category", "headline", "received_at")
-    missing = [name for name in required if not isinstance(message, dict) or not message.get(name)]
-    if missing:
-        raise InvalidInput(f"feedback message lacks {', '.join(missing)}")
-    return message
 
 
 def store_feedback(message: dict, settings: Settings | None = None) -> str:

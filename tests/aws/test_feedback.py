@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from core.errors import InvalidInput, InvalidPredictionId
-from core.feedback import counters, history, intake, prediction_ids, storage
+from core.feedback import counters, history, intake, messages, prediction_ids, storage
 
 KEY = b"k" * 48
 HEADLINE = "Senate passes the annual budget after a late-night session"
@@ -54,9 +54,9 @@ def test_wrong_key_headline_age_and_future_are_rejected():
 
 def test_parse_feedback_message_requires_fields():
     with pytest.raises(InvalidInput, match="not JSON"):
-        storage.parse_feedback_message("{oops")
+        messages.parse_feedback_message("{oops")
     with pytest.raises(InvalidInput, match="received_at"):
-        storage.parse_feedback_message(
+        messages.parse_feedback_message(
             json.dumps({"prediction_id": "x", "correct_category": "A", "headline": "h"})
         )
 
@@ -72,7 +72,7 @@ def _message(
     token = prediction_ids.issue_prediction_id(key, headline, predicted, version)
     claims = prediction_ids.verify_prediction_id(key, token, headline)
     request = {"prediction_id": token, "correct_category": correct, "headline": headline}
-    message = intake.build_feedback_message(request, claims, correlation_id="cid-1")
+    message = messages.build_feedback_message(request, claims, correlation_id="cid-1")
     if received_at:
         message["received_at"] = received_at
     return message
