@@ -1,9 +1,12 @@
-"""Serving-side model loading: the active bundle, loaded once per container and refreshed safely.
+"""The active model, loaded once per container and swapped safely when the active pointer moves.
 
 - The active pointer is re-read at most every MODEL_REFRESH_SECONDS; requests in between use the loaded model.
 - A new version is downloaded to MODEL_CACHE_DIR and must match the registry's sha256 before it is used; if it
   fails to load, the previous model keeps serving (and the failure is logged and exposed as `last_error`).
-- Repeated inputs are answered from a bounded LRU keyed by model version + text + top_k.
+- Repeated inputs are answered from a PredictionLRU, emptied when the model changes.
+
+Not a Powertools parameters cache like core.registry.active_model: a failed read or load waits for the next
+interval instead of being retried on every request, and it keeps the old model rather than expiring it.
 """
 
 from __future__ import annotations
@@ -11,51 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from core.errors import NoActiveModel
 from core.registry.versions import ModelRegistry
+from core.serving.prediction_lru import PredictionLRU
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-
-class PredictionLRU:
-    """A small thread-safe LRU of prediction dicts (OrderedDict: O(1) get/put/evict)."""
-
-    def __init__(self, max_size: int):
-        self.max_size = max_size
-        self._items: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple) -> dict | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return value
-
-    def put(self, key: tuple, value: dict) -> None:
-        if self.max_size <= 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class ActiveModelCache:

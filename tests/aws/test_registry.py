@@ -7,7 +7,8 @@ import pytest
 
 from core.errors import Conflict, NoActiveModel, NotFound
 from core.registry.versions import ModelRegistry
-from core.serving.model_cache import ActiveModelCache, PredictionLRU
+from core.serving.model_cache import ActiveModelCache
+from core.serving.prediction_lru import PredictionLRU
 from core.settings import get_settings
 
 
