@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core.errors import InvalidInput, NoActiveModel
+from core.errors import NoActiveModel
 from core.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -61,9 +61,6 @@ def predict_one(body: Annotated[PredictRequest, Body()]) -> PredictResponse:
 @app.post("/api/v1/predict/batch")
 @tracer.capture_method
 def predict_batch(body: Annotated[BatchPredictRequest, Body()]) -> BatchPredictResponse:
-    limit = get_settings().max_batch_size
-    if len(body.items) > limit:
-        raise InvalidInput(f"a batch holds at most {limit} items, got {len(body.items)}")
     version, results = _serve([item.as_record() for item in body.items], body.top_k)
     return BatchPredictResponse(
         model_version=version, results=[PredictResponse.model_validate(result) for result in results]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from core.errors import InvalidInput
 from core.feedback import counters, prediction_ids
 from core.serving.model_cache import ActiveModelCache
 from core.settings import Settings, get_settings
@@ -17,6 +18,8 @@ def predict(
 ) -> tuple[str, list[dict]]:
     """(model_version, results) where each result is a Prediction plus prediction_id and model_version."""
     settings = settings or get_settings()
+    if len(items) > settings.max_batch_size:
+        raise InvalidInput(f"a batch holds at most {settings.max_batch_size} items, got {len(items)}")
     version, predictions = cache.predict(items, top_k)
     key = prediction_ids.signing_key(settings)
     issued_at = int(time.time())
