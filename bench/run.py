@@ -108,10 +108,9 @@ def selected_splits(only: str | None) -> list[str]:
 
 
 def resolve_data_dir(arg: Path | None) -> Path:
-    if arg is not None:
-        return arg
-    env = os.environ.get("MLNEWS_DATA_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    from core.data.shared_data import shared_data_dir
+
+    return arg if arg is not None else shared_data_dir()
 
 
 def check_data(data_dir: Path, splits: list[str]) -> None:

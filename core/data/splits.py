@@ -8,25 +8,18 @@ from pathlib import Path
 
 from core.data.dataset import DatasetError, NewsRecord, load_records
 from core.data.headlines import headline_sha256
+from core.data.shared_data import BAL41_FILE, V3_SAMPLE_FILE, shared_data_dir
 
 STANDARD_SPLITS = {
     # name: (file, kind, argument)
-    "bal41": ("news_category_41_balanced.jsonl", "stratified", 0.2),
-    "v3-temporal": ("news_category_v3_sample.jsonl", "temporal", "2021-01-01"),
+    "bal41": (BAL41_FILE, "stratified", 0.2),
+    "v3-temporal": (V3_SAMPLE_FILE, "temporal", "2021-01-01"),
 }
 # Text fields each standard split is meant to be read with (bal41 has headlines only).
 STANDARD_TEXT_FIELDS = {
     "bal41": ("headline",),
     "v3-temporal": ("headline", "short_description"),
 }
-
-
-def default_data_dir() -> Path:
-    """../shared/data relative to the repository root (overridable with MLNEWS_DATA_DIR)."""
-    env = os.environ.get("MLNEWS_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def stratified_split(records: Sequence[NewsRecord], test_size: float = 0.2, seed: int = 0
@@ -83,7 +76,7 @@ def standard_split(name: str, data_dir: str | os.PathLike | None = None
     if name not in STANDARD_SPLITS:
         raise ValueError(f"unknown split {name!r}; choose from {', '.join(STANDARD_SPLITS)}")
     filename, kind, argument = STANDARD_SPLITS[name]
-    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = Path(data_dir) if data_dir is not None else shared_data_dir()
     path = path / filename
     if not path.exists():
         raise DatasetError(f"{path}: no such file (standard split {name!r} needs the shared data)")
