@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.data import shared_data
 from core.data.jsonl import write_jsonl
 from local.iam.enforcement import access_control
 from local.iam.enforcement import install as install_iam_checks
@@ -20,8 +21,6 @@ from local.iam.enforcement import install as install_iam_checks
 # template.yaml defines it (local/iam); installed before any botocore session exists so all are checked.
 install_iam_checks()
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # Generated corpus: each category has its own words, plus words shared by all categories (noise).
 _TOPICS = {
@@ -116,11 +115,15 @@ sys.modules[_FAKES_MODULE.__name__] = _FAKES_MODULE
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir() -> Path | None:
-    """../shared/data when the real evaluation files are there, else None."""
-    if (SHARED_DATA / "news_category_v3_sample.jsonl").is_file():
-        return SHARED_DATA
-    return None
+def shared_data_dir() -> Path:
+    """../shared/data (or $MLNEWS_DATA_DIR) holding the evaluation files. Without them a test that needs them
+    is skipped with the reason shown, never run on weaker checks (CI has them)."""
+    root = shared_data.shared_data_dir()
+    files = (shared_data.BAL41_FILE, shared_data.V3_SAMPLE_FILE)
+    missing = [name for name in files if not (root / name).is_file()]
+    if missing:
+        pytest.skip(f"needs the shared evaluation data: {', '.join(missing)} not in {root}")
+    return root
 
 
 @pytest.fixture(scope="session")

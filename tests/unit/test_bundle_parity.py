@@ -15,13 +15,15 @@ from core.model.bundle_format import bundle_digest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def parity_case(tmp_path_factory, shared_data_dir, generated_rows, fake_embeddings):
-    """(model dir, test records): real v3 records (past -> future) when present, else generated ones."""
-    if shared_data_dir is not None:
+@pytest.fixture(scope="module", params=["generated", "v3-sample"])
+def parity_case(request, tmp_path_factory, generated_rows, fake_embeddings):
+    """(model dir, test records): generated records, and real v3 records (past -> future), which are skipped
+    visibly when ../shared/data is absent."""
+    if request.param == "v3-sample":
+        from core.data.shared_data import V3_SAMPLE_FILE
         from core.data.splits import temporal_split
 
-        records = load_records([shared_data_dir / "news_category_v3_sample.jsonl"])
+        records = load_records([request.getfixturevalue("shared_data_dir") / V3_SAMPLE_FILE])
         train, test = temporal_split(records, "2021-01-01")
         train = train[::3]  # a third of the past keeps the test quick; parity does not need the best model
     else:

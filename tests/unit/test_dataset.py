@@ -101,16 +101,18 @@ def test_inspect_reports_counts_duplicates_and_dates(tmp_path: Path, write_rows)
     assert report["undated"] == 1
 
 
-def test_sample_file_loads_completely(shared_data_dir, tiny_jsonl):
-    """The real v3 sample when present (exact Kaggle lines), else the generated corpus."""
-    if shared_data_dir is not None:
-        path = shared_data_dir / "news_category_v3_sample.jsonl"
-        expected_records, expected_categories = 11243, 29
-    else:
-        path = tiny_jsonl
-        expected_records, expected_categories = 400, 5
+def _assert_loads_completely(path: Path, expected_records: int, expected_categories: int) -> None:
     stats: dict = {}
     records = list(iter_records(path, stats=stats))
     assert len(records) == expected_records == stats["valid"] == stats["lines"]
     assert len({r.category for r in records}) == expected_categories
     assert all(r.date and r.short_description is not None for r in records)
+
+
+def test_sample_file_loads_completely(shared_data_dir):
+    """The real v3 sample (exact Kaggle lines)."""
+    _assert_loads_completely(shared_data_dir / "news_category_v3_sample.jsonl", 11243, 29)
+
+
+def test_generated_corpus_loads_completely(tiny_jsonl):
+    _assert_loads_completely(tiny_jsonl, 400, 5)
