@@ -8,7 +8,8 @@ import json
 from core import aws_clients
 from core.errors import InvalidInput
 from core.feedback.messages import build_feedback_message
-from core.feedback.prediction_ids import signing_key, verify_prediction_id
+from core.feedback.prediction_ids import verify_prediction_id
+from core.feedback.signing_keys import signing_key
 from core.settings import Settings, get_settings
 
 

@@ -1,4 +1,5 @@
-"""Signed prediction ids: issued with every prediction, verified before feedback is accepted."""
+"""Signed prediction ids: issued with every prediction, verified before feedback is accepted (pure: the key
+is an argument; core.feedback.signing_keys reads it)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
-from core import aws_clients
 from core.data.headlines import headline_sha256
 from core.errors import InvalidPredictionId
-from core.settings import Settings, get_settings
-
-_SECRET_TTL_SECONDS = 300
 
 _CLOCK_SKEW_SECONDS = 300
 
@@ -94,37 +90,3 @@ def verify_prediction_id(
     if now - claims.issued_at > max_age_days * 86400:
         raise InvalidPredictionId(f"prediction_id is older than {max_age_days} days")
     return claims
-
-
-class _SigningKey:
-    """The HMAC key from Secrets Manager, cached for a few minutes so a rotation is picked up."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value: tuple[str, bytes, float] | None = None
-
-    def get(self, secret_arn: str) -> bytes:
-        with self._lock:
-            fresh = self._value and time.monotonic() - self._value[2] < _SECRET_TTL_SECONDS
-            if fresh and self._value[0] == secret_arn:
-                return self._value[1]
-            secret = aws_clients.client("secretsmanager").get_secret_value(SecretId=secret_arn)
-            raw = secret.get("SecretString")
-            key = raw.encode("utf-8") if raw is not None else secret["SecretBinary"]
-            if len(key) < 32:
-                raise RuntimeError("prediction signing secret is shorter than 32 bytes")
-            self._value = (secret_arn, key, time.monotonic())
-            return key
-
-    def clear(self) -> None:
-        with self._lock:
-            self._value = None
-
-
-signing_key_cache = _SigningKey()
-
-
-def signing_key(settings: Settings | None = None) -> bytes:
-    settings = settings or get_settings()
-    settings.require("prediction_secret_arn")
-    return signing_key_cache.get(settings.prediction_secret_arn)

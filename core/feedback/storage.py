@@ -6,7 +6,8 @@ from botocore.exceptions import ClientError
 
 from core import aws_clients
 from core.feedback.counters import COUNTER_TOTAL
-from core.feedback.prediction_ids import signing_key, verify_prediction_id
+from core.feedback.prediction_ids import verify_prediction_id
+from core.feedback.signing_keys import signing_key
 from core.settings import Settings, get_settings
 
 CLAIM_PREFIX = "CLAIM#"

@@ -6,7 +6,7 @@ import logging
 import time
 
 from core.errors import InvalidInput
-from core.feedback import counters, prediction_ids
+from core.feedback import counters, prediction_ids, signing_keys
 from core.serving.model_cache import ActiveModelCache
 from core.settings import Settings, get_settings
 
@@ -21,7 +21,7 @@ def predict(
     if len(items) > settings.max_batch_size:
         raise InvalidInput(f"a batch holds at most {settings.max_batch_size} items, got {len(items)}")
     version, predictions = cache.predict(items, top_k)
-    key = prediction_ids.signing_key(settings)
+    key = signing_keys.signing_key(settings)
     issued_at = int(time.time())
     results = [
         {

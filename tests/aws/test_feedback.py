@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from core.errors import InvalidInput, InvalidPredictionId
-from core.feedback import counters, history, intake, messages, prediction_ids, storage
+from core.feedback import counters, history, intake, messages, prediction_ids, signing_keys, storage
 
 KEY = b"k" * 48
 HEADLINE = "Senate passes the annual budget after a late-night session"
@@ -79,7 +79,7 @@ def _message(
 
 
 def test_store_feedback_is_idempotent_and_counts_once(aws):
-    key = prediction_ids.signing_key()
+    key = signing_keys.signing_key()
     message = _message(key, HEADLINE, "POLITICS", "POLITICS")
     assert storage.store_feedback(message) == "stored"
     assert storage.store_feedback(message) == "duplicate"  # SQS redelivery
@@ -106,7 +106,7 @@ def test_forged_message_never_reaches_the_table(aws):
 
 
 def test_recent_and_all_feedback_read_back_as_records(aws):
-    key = prediction_ids.signing_key()
+    key = signing_keys.signing_key()
     today = datetime.now(UTC).isoformat(timespec="milliseconds")
     storage.store_feedback(_message(key, HEADLINE, "POLITICS", "POLITICS", received_at=today))
     storage.store_feedback(
@@ -126,7 +126,7 @@ def test_prediction_counters_feed_the_distribution(aws):
 
 
 def test_accept_feedback_queues_a_verified_message(aws):
-    key = prediction_ids.signing_key()
+    key = signing_keys.signing_key()
     token = prediction_ids.issue_prediction_id(key, HEADLINE, "POLITICS", "v0001")
     request = {"prediction_id": token, "correct_category": "SPORTS", "headline": HEADLINE}
     with pytest.raises(InvalidInput, match="unknown category"):

@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 
-from core.feedback import counters, prediction_ids
+from core.feedback import counters, prediction_ids, signing_keys
 from core.schemas import MAX_BATCH_ITEMS
 from core.serving.model_cache import ActiveModelCache
 from tests.support.api_events import api_event, call
@@ -49,7 +49,7 @@ def test_predict_returns_a_verifiable_prediction(predict_handler, active_model, 
     assert 0.0 < body["confidence"] <= 1.0
     assert body["explanation"] and {"term", "weight"} <= set(body["explanation"][0])
     claims = prediction_ids.verify_prediction_id(
-        prediction_ids.signing_key(), body["prediction_id"], "senate vote on the new ELECTION law"
+        signing_keys.signing_key(), body["prediction_id"], "senate vote on the new ELECTION law"
     )
     assert (claims.category, claims.model_version) == ("POLITICS", "v0001")
     assert counters.prediction_distribution("v0001") == {"POLITICS": 1}

@@ -188,7 +188,7 @@ def pipeline(request, monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from core.aws_clients import reset_clients
-    from core.feedback.prediction_ids import signing_key_cache
+    from core.feedback.signing_keys import signing_key_cache
     from core.settings import reset_settings
 
     behaviour = TrainingBehaviour()

@@ -12,7 +12,7 @@ from tests.support.template_resources import Stack
 
 def reset_process_state() -> None:
     from core.aws_clients import reset_clients
-    from core.feedback.prediction_ids import signing_key_cache
+    from core.feedback.signing_keys import signing_key_cache
     from core.settings import reset_settings
 
     reset_settings()
