@@ -1,6 +1,5 @@
 """FeedbackApiFunction: POST /api/v1/feedback (verify, queue -> 202), GET /api/v1/feedback/stats."""
 
-import time
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -8,30 +7,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from core.feedback import counters, intake
-from core.registry.versions import ModelRegistry
+from core.registry.active_model import ActiveModelLookup
 from core.schemas import FeedbackAccepted, FeedbackRequest, FeedbackStats
-from core.settings import get_settings
 from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id, logger, metrics, tracer
 
 app = build_app()
-_ACTIVE_TTL_SECONDS = 60
-_active: dict = {"at": float("-inf"), "item": None}
-
-
-def active_model_item() -> dict | None:
-    """The active model's registry item (its classes validate categories), cached for a minute."""
-    if time.monotonic() - _active["at"] > _ACTIVE_TTL_SECONDS:
-        _active.update(item=ModelRegistry(get_settings()).active_item(), at=time.monotonic())
-    return _active["item"]
+active_model = ActiveModelLookup()  # one per container: re-read at most once a minute
 
 
 @app.post("/api/v1/feedback")
 @tracer.capture_method
 def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[FeedbackAccepted]:
-    active = active_model_item()
     queued = intake.accept_feedback(
         body.model_dump(),
-        known_categories=active["classes"] if active else None,
+        known_categories=active_model.known_categories(),
         correlation_id=correlation_id(app),
     )
     metrics.add_metric(name="FeedbackAccepted", unit=MetricUnit.Count, value=1)
@@ -46,8 +35,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
 @app.get("/api/v1/feedback/stats")
 @tracer.capture_method
 def stats() -> FeedbackStats:
-    active = active_model_item()
-    return FeedbackStats.model_validate(counters.feedback_stats(active["version"] if active else None))
+    return FeedbackStats.model_validate(counters.feedback_stats(active_model.version()))
 
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)

@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from core.feedback import storage
+from core.registry.active_model import ActiveModelLookup
 from core.serving.model_cache import ActiveModelCache
 from tests.support.api_events import api_event, call
 from tests.support.lambda_in_process import LambdaContext
@@ -19,7 +20,7 @@ def handlers(aws, active_model, monkeypatch):
     import handlers.feedback_consumer as consumer
 
     monkeypatch.setattr(predict_api, "model_cache", ActiveModelCache())
-    monkeypatch.setattr(feedback_api, "_active", {"at": float("-inf"), "item": None})
+    monkeypatch.setattr(feedback_api, "active_model", ActiveModelLookup())  # a fresh "container"
     return predict_api, feedback_api, consumer
 
 
