@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.parser import event_parser
+
 from core.retraining import prepare
+from core.retraining.steps import PrepareDataStep
 from handlers.http_api import logger, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
 @tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    prepared = prepare.prepare_data(event)
+@event_parser(model=PrepareDataStep)
+def lambda_handler(step: PrepareDataStep, context) -> dict:
+    prepared = prepare.prepare_data(
+        step.execution_name, include_feedback=step.include_feedback, hyperparameters=step.hyperparameters
+    )
     logger.info(
         "training data prepared",
-        extra={"training_job": prepared["training_job_name"], "data_summary": prepared["data_summary"]},
+        extra={
+            "training_job": prepared.training_job_name,
+            "data_summary": prepared.data_summary.model_dump(),
+        },
     )
-    return prepared
+    return prepared.model_dump(mode="json")

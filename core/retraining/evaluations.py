@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 import uuid
-from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from core import aws_clients
 from core.errors import NotFound
 from core.registry.versions import ModelRegistry, utc_now
-from core.retraining.evaluate import golden_feedback, read_jsonl_s3, score
-from core.retraining.prepare import load_base_dataset, record_dict, write_jsonl
+from core.retraining.golden import golden_feedback, golden_records
+from core.retraining.scoring import score
+from core.retraining.steps import EvaluateVersionRequest
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,18 +47,16 @@ def request_evaluation(
         "created_at": utc_now(),
     }
     _put_evaluation(settings, record)
+    request = EvaluateVersionRequest(
+        evaluation_id=evaluation_id,
+        version=version,
+        feedback_days=feedback_days,
+        correlation_id=correlation_id,
+    )
     aws_clients.client("lambda").invoke(
         FunctionName=settings.evaluate_function_name,
         InvocationType="Event",
-        Payload=json.dumps(
-            {
-                "action": "evaluate_version",
-                "evaluation_id": evaluation_id,
-                "version": version,
-                "feedback_days": feedback_days,
-                "correlation_id": correlation_id,
-            }
-        ).encode(),
+        Payload=request.model_dump_json().encode(),
     )
     return record
 
@@ -94,39 +91,25 @@ def get_evaluation(evaluation_id: str, settings: Settings | None = None) -> dict
     return json.loads(body)
 
 
-def golden_records(settings: Settings) -> list[dict]:
-    """The golden holdout: the copy PrepareData maintains, else derived from the base dataset."""
-    from core.data.splits import golden_split
-
-    try:
-        return read_jsonl_s3(f"s3://{settings.data_bucket}/{settings.golden_key}")
-    except ClientError:
-        pass
-    with tempfile.TemporaryDirectory(prefix="mlnews-golden-") as tmp:
-        records, _ = load_base_dataset(settings, Path(tmp))
-    _, golden = golden_split(records, settings.golden_fraction)
-    body = write_jsonl(record_dict(record) for record in golden)
-    aws_clients.client("s3").put_object(Bucket=settings.data_bucket, Key=settings.golden_key, Body=body)
-    return [record_dict(record) for record in golden]
-
-
-def evaluate_version(event: dict, settings: Settings | None = None) -> dict:
+def evaluate_version(
+    evaluation_id: str, version: str, *, feedback_days: int | None = None, settings: Settings | None = None
+) -> dict:
     """Asynchronous evaluation run: records completed metrics or the failure in the evaluation record."""
     settings = settings or get_settings()
     record = {
-        "evaluation_id": event["evaluation_id"],
-        "version": event["version"],
+        "evaluation_id": evaluation_id,
+        "version": version,
         "status": "running",
-        "created_at": event.get("created_at") or utc_now(),
+        "created_at": utc_now(),
     }
     _put_evaluation(settings, record)
     try:
-        model = ModelRegistry(settings).load_model(event["version"])
+        model = ModelRegistry(settings).load_model(version)
         golden_metrics, _ = score(model, golden_records(settings))
-        feedback_metrics, _ = score(model, golden_feedback(settings, event.get("feedback_days")))
+        feedback_metrics, _ = score(model, golden_feedback(settings, feedback_days))
         record.update(status="completed", golden=golden_metrics, feedback=feedback_metrics)
     except Exception as error:  # recorded for the caller; an async retry would fail the same way
-        logger.exception("evaluation %s failed", event["evaluation_id"])
+        logger.exception("evaluation %s failed", evaluation_id)
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
     record["completed_at"] = utc_now()
     _put_evaluation(settings, record)

@@ -7,6 +7,7 @@ import tarfile
 
 import boto3
 import pytest
+from pydantic import ValidationError
 
 from tests.support.lambda_in_process import LambdaContext
 from tests.support.records import make_records
@@ -95,6 +96,18 @@ def test_evaluate_version_sample_event_records_failure_for_unknown_version(aws, 
     assert get_evaluation(event["evaluation_id"])["status"] == "failed"
     with pytest.raises(ValueError, match="unknown action"):
         module.lambda_handler({"action": "guess"}, LambdaContext())
+
+
+def test_bad_step_input_fails_naming_the_field_before_any_work(aws, load_event, registry):
+    import handlers.evaluate_model as module
+
+    aws.use_function_env("EvaluateModelFunction")
+    event = load_event("sfn_evaluate_candidate.json")
+    del event["training"]["S3ModelArtifacts"]
+    missing = r"evaluate_candidate\.training\.S3ModelArtifacts\n  Field required"
+    with pytest.raises(ValidationError, match=missing):
+        module.lambda_handler(event, LambdaContext())
+    assert registry.list_versions() == []  # refused before registering anything
 
 
 def test_retrain_check_needs_its_state_machine(aws, load_event):
