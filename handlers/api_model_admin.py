@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
 from core.registry.versions import ModelRegistry
-from core.retraining import check, evaluations, executions, outcome
+from core.retraining import check, evaluations, executions, outcome, status
 from core.schemas import (
     DeployRequest,
     DeployResponse,
@@ -47,7 +47,7 @@ def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
 
 @app.get("/api/v1/model/train/<job_id>")
 def train_status(job_id: str) -> TrainStatus:
-    return TrainStatus.model_validate(executions.execution_status(job_id))
+    return TrainStatus.model_validate(status.execution_status(job_id))
 
 
 @app.get("/api/v1/model/versions")

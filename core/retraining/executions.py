@@ -1,8 +1,7 @@
-"""Starting retraining executions and reporting their status (the admin API's train routes)."""
+"""Starting retraining executions (one at a time) and listing them; the names of executions' training jobs."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -11,13 +10,12 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 
 from core import aws_clients
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict
 from core.registry.versions import ModelRegistry
+from core.retraining.steps import ExecutionInput
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def current_time() -> datetime:
@@ -45,13 +43,6 @@ def training_job_name(settings: Settings, execution_name: str) -> str:
     SageMaker allows letters, digits and inner hyphens, at most 63 characters."""
     name = re.sub(r"[^A-Za-z0-9-]", "-", f"{settings.training_job_prefix}-{execution_name}")
     return name[:63].rstrip("-")
-
-
-def execution_arn(settings: Settings, name: str) -> str:
-    prefix, _, machine = settings.state_machine_arn.rpartition(":stateMachine:")
-    if not machine:
-        raise InvalidInput("STATE_MACHINE_ARN is not a state machine ARN")
-    return f"{prefix}:execution:{machine}:{name}"
 
 
 def list_executions(settings: Settings, status: str | None = None, limit: int = 100) -> list[dict]:
@@ -83,20 +74,20 @@ def start_retraining(
             details={"job_id": running[0]["name"]},
         )
     name = name or f"train-{now:%Y%m%d%H%M%S}"
-    execution_input = {
-        "correlation_id": correlation_id or str(uuid.uuid4()),
-        "trigger": trigger,
-        "reasons": reasons,
-        "include_feedback": bool(include_feedback),
-        "hyperparameters": {key: value for key, value in (hyperparameters or {}).items()},
-        "requested_at": now.isoformat(timespec="seconds"),
-    }
+    execution_input = ExecutionInput(
+        correlation_id=correlation_id or str(uuid.uuid4()),
+        trigger=trigger,
+        reasons=reasons,
+        include_feedback=include_feedback,
+        hyperparameters=hyperparameters or {},
+        requested_at=now.isoformat(timespec="seconds"),
+    )
     # The RUNNING check above is a read; the lock makes "one at a time" hold when two starters race.
     registry = ModelRegistry(settings)
     registry.acquire_retraining_lock(name, settings.retraining_lock_seconds, now)
     try:
         response = aws_clients.client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(execution_input)
+            stateMachineArn=settings.state_machine_arn, name=name, input=execution_input.model_dump_json()
         )
     except ClientError as error:
         registry.release_retraining_lock(name)
@@ -107,60 +98,5 @@ def start_retraining(
         "job_id": name,
         "execution_arn": response["executionArn"],
         "status": "RUNNING",
-        "input": execution_input,
+        "input": execution_input.model_dump(mode="json"),
     }
-
-
-def execution_status(job_id: str, settings: Settings | None = None) -> dict:
-    settings = settings_with_state_machine(settings)
-    if not _JOB_ID.match(job_id):
-        raise NotFound(f"no retraining job {job_id!r}")
-    sfn = aws_clients.client("stepfunctions")
-    arn = execution_arn(settings, job_id)
-    try:
-        described = sfn.describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "ResourceNotFound"):
-            raise NotFound(f"no retraining job {job_id!r}") from error
-        raise
-    output = json.loads(described.get("output") or "null") or {}
-    current_step = None
-    try:
-        history = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=100)["events"]
-        entered = [event for event in history if event["type"].endswith("StateEntered")]
-        if entered:
-            current_step = max(entered, key=lambda event: event["id"])["stateEnteredEventDetails"]["name"]
-    except ClientError as error:
-        logger.warning("no history for %s: %s", job_id, error)
-    training_job = None
-    job_name = training_job_name(settings, job_id)
-    try:
-        job = aws_clients.client("sagemaker").describe_training_job(TrainingJobName=job_name)
-        training_job = {
-            "name": job_name,
-            "status": job.get("TrainingJobStatus"),
-            "secondary_status": job.get("SecondaryStatus"),
-            "failure_reason": job.get("FailureReason"),
-            "billable_seconds": job.get("BillableTimeInSeconds"),
-        }
-    except ClientError:
-        training_job = None  # not created yet (or prepare failed)
-    error = None
-    if described["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
-        error = {"error": described.get("error"), "cause": described.get("cause")}
-    outcome = output.get("outcome") if isinstance(output, dict) else None
-    return {
-        "job_id": job_id,
-        "status": described["status"],
-        "current_step": current_step,
-        "started_at": _iso(described.get("startDate")),
-        "stopped_at": _iso(described.get("stopDate")),
-        "training_job": training_job,
-        "outcome": outcome,
-        "error": error,
-    }
-
-
-def _iso(value) -> str | None:
-    parsed = parse_time(value)
-    return parsed.isoformat(timespec="seconds") if parsed else None

@@ -11,8 +11,9 @@ from core.errors import Conflict
 from core.feedback import counters
 from core.registry.versions import ModelRegistry
 from core.retraining.check import measure_signals
-from core.retraining.executions import execution_status, training_job_name
+from core.retraining.executions import training_job_name
 from core.retraining.outcome import record_outcome
+from core.retraining.status import execution_status
 from core.settings import get_settings, load_settings
 from tests.support.records import make_records, train_model
 

@@ -10,8 +10,8 @@ import tarfile
 import pytest
 
 from core.registry.versions import ModelRegistry
-from core.retraining.executions import execution_status
 from core.retraining.sourcedir import build_sourcedir, tar_gz
+from core.retraining.status import execution_status
 from local.iam.enforcement import expected_denials
 from tests.support.lambda_in_process import call_handler
 from tests.support.records import make_records, train_model
@@ -205,6 +205,18 @@ def test_missing_base_dataset_fails_in_prepare_data(pipeline):
     assert entered_states(pipeline, arn) == ["PrepareData", "RecordFailure", "RetrainingFailed"]
     detail = pipeline.published_events()[0]["detail"]
     assert detail["error"] == "NotFound" and "base dataset" in detail["cause"]
+    assert pipeline.training.created == []
+
+
+def test_bad_step_input_is_recorded_naming_the_field(pipeline):
+    arn = pipeline.start("retrain-bad-input", include_feedback="sometimes")
+    result = pipeline.wait(arn)
+    assert result["status"] == "FAILED"
+    assert entered_states(pipeline, arn) == ["PrepareData", "RecordFailure", "RetrainingFailed"]
+    (event,) = pipeline.published_events()
+    assert event["detail"]["error"] == "ValidationError"
+    assert "include_feedback" in event["detail"]["cause"]
+    assert "Input should be a valid boolean" in event["detail"]["cause"]
     assert pipeline.training.created == []
 
 
