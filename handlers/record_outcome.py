@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
 
 from core.retraining import outcome as outcomes
+from core.retraining.steps import DeployStep, OutcomeStep, RecordFailureStep, RejectStep
 from handlers.http_api import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event, context):
-    outcome = outcomes.record_outcome(event)
-    metrics.add_metric(name=f"Retraining{outcome['status'].capitalize()}", unit=MetricUnit.Count, value=1)
-    logger.info("retraining outcome", extra=outcome)
-    return outcome
+@event_parser(model=OutcomeStep)
+def lambda_handler(step: DeployStep | RejectStep | RecordFailureStep, context) -> dict:
+    run = {"job_id": step.execution_name, "correlation_id": step.correlation_id}
+    match step:
+        case DeployStep():
+            outcome = outcomes.deploy_candidate(step.evaluation, **run)
+        case RejectStep():
+            outcome = outcomes.reject_candidate(step.evaluation, **run)
+        case RecordFailureStep():
+            outcome = outcomes.record_failure(step.error, **run)
+    metrics.add_metric(name=f"Retraining{outcome.status.capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("retraining outcome", extra=outcome.model_dump())
+    return outcome.model_dump(mode="json")

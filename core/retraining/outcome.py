@@ -1,4 +1,5 @@
-"""The outcome steps: deploy, reject or record a failure, announced on the event bus; manual deploys."""
+"""The outcome steps (Deploy, Reject, RecordFailure) and manual deploys: the registry change, announced on the
+event bus; each step releases the retraining lock its execution holds."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 import logging
 
 from core import aws_clients
-from core.errors import InvalidInput
 from core.registry.versions import ModelRegistry
+from core.retraining.steps import CandidateEvaluation, Deployed, Failed, Rejected, StepError
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -30,45 +31,62 @@ def publish_event(detail_type: str, detail: dict, settings: Settings) -> None:
         raise RuntimeError(f"event {detail_type} was not accepted: {response['Entries']}")
 
 
-def record_outcome(event: dict, settings: Settings | None = None) -> dict:
+def deploy_candidate(
+    evaluation: CandidateEvaluation,
+    *,
+    job_id: str,
+    correlation_id: str | None,
+    settings: Settings | None = None,
+) -> Deployed:
+    """The Deploy step: activate the candidate unless the active model changed since it was evaluated."""
     settings = settings or get_settings()
-    action = event.get("action")
-    common = {"job_id": event.get("execution_name"), "correlation_id": event.get("correlation_id")}
     registry = ModelRegistry(settings)
-    if action == "deploy":
-        evaluation = event["evaluation"]
-        deployed = registry.activate(
-            evaluation["candidate_version"],
-            expected_revision=evaluation["active_revision"],
-            reason=f"promoted by retraining {common['job_id']}",
-        )
-        outcome = {"status": "deployed", **deployed, "reasons": evaluation["decision"]["reasons"]}
-        publish_event("ModelPromoted", {**common, **outcome, "golden": evaluation.get("golden")}, settings)
-    elif action == "reject":
-        evaluation = event["evaluation"]
-        # A retried Reject step (the state machine's Retry after a Lambda error) finds its own write done
-        # and completes, event included, instead of failing the execution on the status condition.
-        if registry.require(evaluation["candidate_version"])["status"] != "rejected":
-            registry.reject(evaluation["candidate_version"], evaluation["decision"]["reasons"])
-        outcome = {
-            "status": "rejected",
-            "version": evaluation["candidate_version"],
-            "reasons": evaluation["decision"]["reasons"],
-        }
-        publish_event("ModelRejected", {**common, **outcome}, settings)
-    elif action == "failure":
-        error = event.get("error") or {}
-        outcome = {
-            "status": "failed",
-            "error": str(error.get("Error", "unknown")),
-            "cause": str(error.get("Cause", ""))[:2000],
-        }
-        publish_event("RetrainingFailed", {**common, **outcome}, settings)
-    else:
-        raise InvalidInput(f"unknown outcome action {action!r}")
-    if common["job_id"]:
-        registry.release_retraining_lock(common["job_id"])
+    deployed = registry.activate(
+        evaluation.candidate_version,
+        expected_revision=evaluation.active_revision,
+        reason=f"promoted by retraining {job_id}",
+    )
+    outcome = Deployed(**deployed, reasons=evaluation.decision.reasons)
+    golden = evaluation.golden.model_dump()
+    _announce("ModelPromoted", outcome, job_id, correlation_id, settings, golden=golden)
+    registry.release_retraining_lock(job_id)
     return outcome
+
+
+def reject_candidate(
+    evaluation: CandidateEvaluation,
+    *,
+    job_id: str,
+    correlation_id: str | None,
+    settings: Settings | None = None,
+) -> Rejected:
+    """The Reject step: mark the candidate rejected with the gate's reasons."""
+    settings = settings or get_settings()
+    registry = ModelRegistry(settings)
+    # A retried Reject step (the state machine's Retry after a Lambda error) finds its own write done
+    # and completes, event included, instead of failing the execution on the status condition.
+    if registry.require(evaluation.candidate_version)["status"] != "rejected":
+        registry.reject(evaluation.candidate_version, evaluation.decision.reasons)
+    outcome = Rejected(version=evaluation.candidate_version, reasons=evaluation.decision.reasons)
+    _announce("ModelRejected", outcome, job_id, correlation_id, settings)
+    registry.release_retraining_lock(job_id)
+    return outcome
+
+
+def record_failure(
+    error: StepError, *, job_id: str, correlation_id: str | None, settings: Settings | None = None
+) -> Failed:
+    """The RecordFailure step: announce what failed (the execution then fails)."""
+    settings = settings or get_settings()
+    outcome = Failed(error=error.error, cause=error.cause[:2000])
+    _announce("RetrainingFailed", outcome, job_id, correlation_id, settings)
+    ModelRegistry(settings).release_retraining_lock(job_id)
+    return outcome
+
+
+def _announce(detail_type: str, outcome, job_id: str, correlation_id: str | None, settings: Settings, **more):
+    detail = {"job_id": job_id, "correlation_id": correlation_id, **outcome.model_dump(), **more}
+    publish_event(detail_type, detail, settings)
 
 
 def deploy_version(

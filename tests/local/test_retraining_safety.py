@@ -12,8 +12,9 @@ from core.feedback import counters
 from core.registry.versions import ModelRegistry
 from core.retraining.check import measure_signals
 from core.retraining.executions import training_job_name
-from core.retraining.outcome import record_outcome
+from core.retraining.outcome import reject_candidate
 from core.retraining.status import execution_status
+from core.retraining.steps import CandidateEvaluation
 from core.settings import get_settings, load_settings
 from tests.support.records import make_records, train_model
 
@@ -29,28 +30,30 @@ def weak_model(tmp_path_factory):
     return train_model(make_records(40, seed=2, label_noise=0.9), tmp_path_factory.mktemp("weak"))
 
 
-def outcome_event(action: str, candidate: str, active: str | None, revision: int) -> dict:
-    evaluation = {
-        "candidate_version": candidate,
-        "active_version": active,
-        "active_revision": revision,
-        "decision": {"promote": action == "deploy", "reasons": [f"test {action}"]},
-        "golden": {"n": 10},
-    }
-    return {"action": action, "execution_name": "retrain-2", "correlation_id": "c", "evaluation": evaluation}
+def rejected_evaluation(candidate: str, active: str | None, revision: int) -> CandidateEvaluation:
+    return CandidateEvaluation(
+        candidate_version=candidate,
+        active_version=active,
+        active_revision=revision,
+        decision={"promote": False, "reasons": ["test reject"]},
+        golden={"n": 10, "candidate": {"n": 10}, "active": {"n": 10}},
+        feedback={"n": 0, "candidate": {"n": 0}, "active": {"n": 0}},
+        evaluated_at="2026-01-01T12:40:00+00:00",
+    )
 
 
 def test_a_retried_reject_step_completes_instead_of_failing(pipeline, good_model, weak_model):
     registry = ModelRegistry()
     active = pipeline.deploy(good_model)
     candidate = registry.register_model_dir(weak_model)["version"]
-    event = outcome_event("reject", candidate, active, revision=1)
-    assert record_outcome(event) == record_outcome(event)
+    rejected = rejected_evaluation(candidate, active, revision=1)
+    step = {"job_id": "retrain-2", "correlation_id": "c"}
+    assert reject_candidate(rejected, **step) == reject_candidate(rejected, **step)
     assert registry.require(candidate)["status"] == "rejected"
     assert registry.require(candidate)["reasons"] == ["test reject"]
     registry.activate(candidate, reason="operator override", allow_rejected=True)
     with pytest.raises(Conflict):  # an active version is never marked rejected
-        record_outcome(event)
+        reject_candidate(rejected, **step)
 
 
 # ---------------------------------------------------------------- signals and names
