@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
 
 from core.retraining import check
+from core.retraining.steps import ScheduledCheck
 from handlers.http_api import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event, context):
-    event = event if isinstance(event, dict) else {}
+@event_parser(model=ScheduledCheck)
+def lambda_handler(event: ScheduledCheck, context) -> dict:
     # The schedule's Input (template) is {"trigger": "schedule"}; the request id correlates the run.
     correlation_id = logger.get_correlation_id() or getattr(context, "aws_request_id", None)
-    result = check.run_retrain_check(
-        trigger=str(event.get("trigger") or "schedule"),
-        correlation_id=correlation_id,
-        force=bool(event.get("force", False)),
-    )
+    result = check.run_retrain_check(trigger=event.trigger, correlation_id=correlation_id, force=event.force)
     signals = result["signals"]
     if signals.get("live_accuracy") is not None:
         metrics.add_metric(name="ModelAccuracy", unit=MetricUnit.NoUnit, value=signals["live_accuracy"])
