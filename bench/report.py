@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-SPLIT_LABELS = {"bal41": "bal41", "v3-temporal": "v3-temporal"}
 # the input each split is read with: name of its main training config and of its main test set
 MAIN_INPUT = {"bal41": "headline", "v3-temporal": "headline+description"}
 V3_EVALS = ("headline+description", "headline-only", "headline+description+authors")

@@ -33,10 +33,10 @@ def _progress_enabled() -> bool:
         return False
 
 
-def _bar(total: int, desc: str):
+def _bar(total: int, desc: str, unit: str = "rec"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="rec", disable=not _progress_enabled(), leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not _progress_enabled(), leave=False)
 
 
 # ---------------------------------------------------------------- data inspect
@@ -117,11 +117,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out}: exists and is not a directory")
-    from core.fitting.training import train_to_dir
+    from core.fitting.training import FIT_STEPS, train_to_dir
 
     start = time.perf_counter()
-    manifest = train_to_dir(records, out, hyperparameters=hp, text_fields=fields,
-                            progress=_progress_enabled())
+    with _bar(len(FIT_STEPS), "train", unit="step") as bar:
+
+        def show(step: str) -> None:
+            bar.update(FIT_STEPS.index(step) - bar.n)
+            bar.set_description(step)
+
+        manifest = train_to_dir(records, out, hyperparameters=hp, text_fields=fields, on_step=show)
     metrics = manifest["metrics"]
     print(f"model {manifest['version']} written to {out} in {time.perf_counter() - start:.1f}s "
           f"({len(records)} records, {len(manifest['data']['categories'])} categories)")
@@ -301,12 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     smoke.add_parser(sub)
 
-    try:
-        import local.cli as local_cli
-    except ImportError:
-        local_cli = None
-    if local_cli is not None:
-        local_cli.add_local_parser(sub)
+    from local import cli as local_cli
+
+    local_cli.add_local_parser(sub)
     return parser
 
 

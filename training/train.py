@@ -28,8 +28,9 @@ if __package__ in (None, "") and not (Path(__file__).resolve().parent / "core").
     # training/train.py of the repository: `core` is one level up (in a source dir it is beside this file)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data.dataset import DatasetError, load_records  # noqa: E402
-from core.fitting.hyperparameters import Hyperparameters, TrainingError, decode_hyperparameters  # noqa: E402
+from core.data.dataset import SUPPORTED_SUFFIXES, DatasetError, load_records  # noqa: E402
+from core.fitting import hyperparameters  # noqa: E402
+from core.fitting.hyperparameters import Hyperparameters, TrainingError  # noqa: E402
 from core.fitting.training import train_to_dir  # noqa: E402
 
 CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_INPUT_CONFIG_DIR is not set
@@ -37,14 +38,18 @@ CONFIG_DIR = "/opt/ml/input/config"  # the toolkit's input_config_dir when SM_IN
 # skip_invalid (bool), model_version (label written into bundle.json). Everything else goes to
 # core.fitting.training.
 METRIC_KEYS = ("accuracy", "macro_f1", "top3_accuracy", "ece", "headline_only_accuracy", "training_seconds")
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 
 log = logging.getLogger("training.train")
 
 
-def _without_toolkit_keys(hyperparameters: dict) -> dict:
+def _without_toolkit_keys(values: dict) -> dict:
     """The script's hyperparameters: the toolkit's own `sagemaker_*` keys are not for it."""
-    return {key: value for key, value in hyperparameters.items() if not key.startswith("sagemaker_")}
+    return {key: value for key, value in values.items() if not key.startswith("sagemaker_")}
+
+
+def decode_hyperparameters(raw: dict) -> dict:
+    """A job's hyperparameter strings decoded as the toolkit decodes them, without the toolkit's own keys."""
+    return _without_toolkit_keys(hyperparameters.decode_hyperparameters(raw))
 
 
 def data_files(channel: Path) -> list[Path]:
@@ -52,7 +57,7 @@ def data_files(channel: Path) -> list[Path]:
         return [channel]
     if not channel.is_dir():
         raise DatasetError(f"{channel}: training channel does not exist")
-    files = sorted(p for p in channel.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+    files = sorted(p for p in channel.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
     if not files:
         raise DatasetError(f"{channel}: no .jsonl, .json or .csv files in the training channel")
     return files
@@ -86,13 +91,12 @@ def load_hyperparameters(text: str | None) -> dict:
     """--hyperparameters (JSON, values possibly JSON-encoded strings), else SM_HPS (the toolkit's, already
     decoded), else hyperparameters.json (CreateTrainingJob's JSON strings), else none."""
     if text is not None:
-        return _without_toolkit_keys(decode_hyperparameters(_json_object(text, "--hyperparameters")))
+        return decode_hyperparameters(_json_object(text, "--hyperparameters"))
     if "SM_HPS" in os.environ:
         return _without_toolkit_keys(_json_object(os.environ["SM_HPS"], "SM_HPS"))
     path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", CONFIG_DIR)) / "hyperparameters.json"
     if path.is_file():
-        text = path.read_text(encoding="utf-8")
-        return _without_toolkit_keys(decode_hyperparameters(_json_object(text, str(path))))
+        return decode_hyperparameters(_json_object(path.read_text(encoding="utf-8"), str(path)))
     return {}
 
 

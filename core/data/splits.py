@@ -15,11 +15,6 @@ STANDARD_SPLITS = {
     "bal41": (BAL41_FILE, "stratified", 0.2),
     "v3-temporal": (V3_SAMPLE_FILE, "temporal", "2021-01-01"),
 }
-# Text fields each standard split is meant to be read with (bal41 has headlines only).
-STANDARD_TEXT_FIELDS = {
-    "bal41": ("headline",),
-    "v3-temporal": ("headline", "short_description"),
-}
 
 
 def stratified_split(records: Sequence[NewsRecord], test_size: float = 0.2, seed: int = 0

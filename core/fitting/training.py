@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import joblib
@@ -29,6 +29,8 @@ from core.model import bundle_format
 from core.model import manifest as manifest_mod
 from core.model.evaluation import evaluate
 from core.model.textproc import DEFAULT_TEXT_FIELDS, has_extra_text, validate_text_fields
+
+FIT_STEPS = ("features", "classifier", "temperature", "validation")  # what on_step is told, in order
 
 
 def _as_items(records: Sequence) -> list:
@@ -70,9 +72,10 @@ def calibration_split(n: int, labels: Sequence[str], fraction: float, seed: int
 
 
 def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping | None = None,
-                 text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS, embeddings=None, progress: bool = False
-                 ) -> tuple[Pipeline, dict]:
-    """Fit the pipeline; return it and validation metrics measured on the held-out calibration slice."""
+                 text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS, embeddings=None,
+                 on_step: Callable[[str], None] | None = None) -> tuple[Pipeline, dict]:
+    """Fit the pipeline; return it and validation metrics measured on the held-out calibration slice.
+    `on_step` is called with each of FIT_STEPS as it starts (the CLI's progress bar)."""
     hp = Hyperparameters.parse(hyperparameters)
     try:
         fields = validate_text_fields(text_fields)
@@ -86,8 +89,7 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         raise TrainingError("training needs at least two categories")
     embeddings = resolve_embeddings(hp, embeddings)
 
-    steps = ["features", "classifier", "temperature", "validation"]
-    bar = _progress(len(steps), progress)
+    step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
 
     fit_idx, cal_idx = calibration_split(len(items), labels, hp.calibration_fraction, hp.seed)
@@ -102,33 +104,30 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         cal_aug_items, cal_aug_labels = cal_items, cal_labels
 
     start = time.perf_counter()
-    bar.set_description("features")
+    step("features")
     composer = TextComposer(fields)
     features = build_features(hp, embeddings)
     X_fit = features.fit_transform(composer.transform(fit_items))
     timings["features"] = time.perf_counter() - start
-    bar.update(1)
 
     start = time.perf_counter()
-    bar.set_description(hp.classifier)
+    step("classifier")
     clf = TemperatureScaledLinearClassifier(
         classifier=hp.classifier, C=hp.C, solver=hp.solver, max_iter=hp.max_iter, tol=hp.tol,
         class_weight=None if hp.class_weight == "none" else "balanced", random_state=hp.seed,
     )
     clf.fit(X_fit, fit_labels)
     timings["fit"] = time.perf_counter() - start
-    bar.update(1)
 
     start = time.perf_counter()
-    bar.set_description("temperature")
+    step("temperature")
     pipeline = Pipeline([("text", composer), ("features", features), ("clf", clf)])
     X_cal = features.transform(composer.transform(cal_aug_items)) if len(cal_items) else None
     if X_cal is not None:
         clf.calibrate(X_cal, cal_aug_labels)
     timings["calibrate"] = time.perf_counter() - start
-    bar.update(1)
 
-    bar.set_description("validation")
+    step("validation")
     metrics: dict = {
         "n_train": len(fit_idx), "n_train_augmented": len(fit_items), "n_validation": len(cal_idx),
         "temperature": clf.temperature_, "classifier_iterations": clf.n_iter_,
@@ -151,35 +150,14 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         clf.temperature_ = temperature
         timings["refit"] = time.perf_counter() - start
     metrics["refit_full"] = bool(hp.refit_full and X_cal is not None)
-    bar.update(1)
-    bar.close()
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return pipeline, metrics
 
 
-def _progress(total: int, enabled: bool):
-    if enabled:
-        from tqdm import tqdm
-
-        return tqdm(total=total, unit="step", leave=False)
-    return _NoProgress()
-
-
-class _NoProgress:
-    def set_description(self, _text: str) -> None:
-        pass
-
-    def update(self, _n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def train_to_dir(records: Sequence, out_dir: str | os.PathLike,
                  hyperparameters: Hyperparameters | Mapping | None = None,
-                 text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS, progress: bool = False,
-                 embeddings=None, version: str | None = None) -> dict:
+                 text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS, embeddings=None,
+                 version: str | None = None, on_step: Callable[[str], None] | None = None) -> dict:
     """Fit and write a model directory (pipeline.joblib, bundle/, metrics.json, manifest.json).
 
     Returns the manifest. `embeddings` overrides the packaged static embeddings (tests);
@@ -187,7 +165,7 @@ def train_to_dir(records: Sequence, out_dir: str | os.PathLike,
     """
     hp = Hyperparameters.parse(hyperparameters)
     start = time.perf_counter()
-    pipeline, metrics = fit_pipeline(records, hp, text_fields, embeddings=embeddings, progress=progress)
+    pipeline, metrics = fit_pipeline(records, hp, text_fields, embeddings=embeddings, on_step=on_step)
     training_seconds = time.perf_counter() - start
     metrics["training_seconds"] = round(training_seconds, 3)
 
