@@ -149,3 +149,19 @@ def test_accept_feedback_queues_a_verified_message(aws):
         "v0001",
     )
     assert abs(datetime.fromisoformat(body["received_at"]).timestamp() - time.time()) < 60
+
+
+def test_signing_key_is_cached_until_the_client_changes(aws):
+    from core.aws_clients import reset_clients
+    from core.settings import get_settings
+
+    key = signing_keys.signing_key()
+    secret = get_settings().prediction_secret_arn
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="r" * 40)  # rotated
+    assert signing_keys.signing_key() == key  # within SECRET_MAX_AGE_SECONDS: the cached key
+    reset_clients()  # new credentials or endpoint: a new client, so an empty cache
+    assert signing_keys.signing_key() == b"r" * 40
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="short")
+    signing_keys.signing_key_cache.clear()
+    with pytest.raises(RuntimeError, match="shorter than 32 bytes"):
+        signing_keys.signing_key()

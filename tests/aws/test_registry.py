@@ -180,3 +180,21 @@ def test_retraining_lock_admits_one_holder_until_released_or_expired(registry):
     registry.acquire_retraining_lock("retrain-b", ttl_seconds=3600, now=start + timedelta(minutes=7))
     # a holder that never released (execution stopped from outside) blocks only until its lock expires
     registry.acquire_retraining_lock("train-c", ttl_seconds=3600, now=start + timedelta(hours=2))
+
+
+def test_active_model_lookup_caches_the_active_version_and_its_categories(
+    registry, good_model_dir, weak_model_dir
+):
+    from core.registry.active_model import ActiveModelLookup
+
+    lookup = ActiveModelLookup()
+    assert lookup.version() is None and lookup.known_categories() is None  # nothing deployed yet
+    v1 = registry.register_model_dir(good_model_dir)["version"]
+    registry.activate(v1)
+    assert lookup.version() is None  # "nothing deployed" is cached too, for ACTIVE_MAX_AGE_SECONDS
+    lookup.clear()
+    assert lookup.version() == v1
+    assert lookup.known_categories() == ["FOOD & DRINK", "POLITICS", "SCIENCE", "SPORTS"]
+    registry.activate(registry.register_model_dir(weak_model_dir)["version"])
+    assert lookup.version() == v1
+    assert ActiveModelLookup(max_age=0).version() == "v0002"  # max_age 0: read every time
