@@ -12,6 +12,8 @@ Two gaps in moto 5.2.5 are closed here:
 SageMaker API errors fail the task as Step Functions names them: the SDK exception class, i.e. a modelled
 error as `SageMaker.<Code>Exception` (`SageMaker.ResourceLimitExceededException`) and any other (validation,
 throttling) as `SageMaker.AmazonSageMakerException`, so Retry and Catch match locally as they do on AWS.
+`TrainingJobs` holds what one emulator needs (the patches, how jobs train, where their files go); nothing
+here is module-level state.
 """
 
 from __future__ import annotations
@@ -27,17 +29,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from local import training_image
 from local.cfn import ACCOUNT_ID
 
-_TRAINING_SLOTS = threading.Semaphore(1)  # one training at a time: 2-core machines
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"  # the managed rule `.sync` relies on
-_installed: dict[str, Any] = {}
-work_root: Path | None = None  # where job directories go; None = a temp dir per job
-keep_work_dirs = False
 
 
 # ---------------------------------------------------------------- Step Functions integration
@@ -294,28 +293,6 @@ def _env_value(value: Any) -> str:
 TrainJob = Callable[[Any, Path, Path], None]  # (moto FakeTrainingJob, work dir, log path)
 
 
-def run_training_job(job, train: TrainJob | None = None) -> None:
-    """Run one moto FakeTrainingJob to completion (called on a background thread). `train` does the work
-    (default: the entry point in a subprocess); an exception fails the job with its message as the reason."""
-    with _TRAINING_SLOTS:
-        started = time.time()
-        job.secondary_status = "Training"
-        root = Path(tempfile.mkdtemp(prefix=f"{job.training_job_name}-", dir=work_root))
-        log_path = root / "training.log"
-        try:
-            (train or run_entry_point)(job, root, log_path)
-            job.training_job_status = job.secondary_status = "Completed"
-        except Exception as error:  # the job fails; the state machine sees the reason
-            job.training_job_status = job.secondary_status = "Failed"
-            reason = str(error) if isinstance(error, JobFailure) else f"{type(error).__name__}: {error}"
-            job.failure_reason = reason[:1024]  # DescribeTrainingJob's limit
-        finally:
-            job.training_end_time = job.last_modified_time = _now()
-            job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(time.time() - started))
-            if not keep_work_dirs:
-                shutil.rmtree(root, ignore_errors=True)
-
-
 def run_entry_point(job, root: Path, log_path: Path) -> None:
     """Run the job as the default image does: `root/ml` is its /opt/ml, the program runs on the image's Python
     (local/training_image.py) in a fresh environment per job, after installing the source dir's requirements
@@ -515,53 +492,72 @@ def _now():
     return utcnow()
 
 
-# ---------------------------------------------------------------- install / uninstall
+# ---------------------------------------------------------------- the training jobs of one emulator
 
 
-def install(train: TrainJob | None = None) -> None:
-    """Patch moto (idempotent): Step Functions SageMaker integration + jobs that run training.
+class TrainingJobs:
+    """SageMaker training jobs for one emulator (or one test): how a created job trains (`train`, default
+    `run_entry_point`), where its work directories go, and the moto patches that make jobs run."""
 
-    `train` replaces how a created job trains (default `run_entry_point`). Makes sure the local training image
-    and the training wheels are there first (local/training_image.py: built lazily when missing)."""
-    training_image.ensure()
-    _installed["train"] = train
-    if "factory" in _installed:
-        return
-    from moto.sagemaker.models import SageMakerModelBackend
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+    def __init__(self, train: TrainJob | None = None, work_root: Path | None = None, keep_work_dirs=False):
+        self.train = train or run_entry_point
+        self.work_root = work_root  # None: a temp dir per job
+        self.keep_work_dirs = keep_work_dirs
+        self._slots = threading.Semaphore(1)  # one training at a time: 2-core machines
 
-    service_class = _service_class()
-    original_factory = state_task_factory.state_task_service_for
-    original_create = SageMakerModelBackend.create_training_job
+    def run(self, job) -> None:
+        """Run one moto FakeTrainingJob to completion (called on a background thread); an exception of
+        `train` fails the job with its message as the reason."""
+        with self._slots:
+            started = time.time()
+            job.secondary_status = "Training"
+            root = Path(tempfile.mkdtemp(prefix=f"{job.training_job_name}-", dir=self.work_root))
+            log_path = root / "training.log"
+            try:
+                self.train(job, root, log_path)
+                job.training_job_status = job.secondary_status = "Completed"
+            except Exception as error:  # the job fails; the state machine sees the reason
+                job.training_job_status = job.secondary_status = "Failed"
+                reason = str(error) if isinstance(error, JobFailure) else f"{type(error).__name__}: {error}"
+                job.failure_reason = reason[:1024]  # DescribeTrainingJob's limit
+            finally:
+                job.training_end_time = job.last_modified_time = _now()
+                seconds = max(1, int(time.time() - started))
+                job.training_time_in_seconds = job.billable_time_in_seconds = seconds
+                if not self.keep_work_dirs:
+                    shutil.rmtree(root, ignore_errors=True)
 
-    def state_task_service_for(service_name: str):
-        if service_name == "sagemaker":
-            return service_class()
-        return original_factory(service_name)
+    @contextmanager
+    def installed(self):
+        """While the block runs, moto's Step Functions has the SageMaker integration and a created training
+        job runs (`run`, on a thread). Makes sure the local training image and the training wheels are there
+        first (local/training_image.py: built lazily when missing)."""
+        from moto.sagemaker.models import SageMakerModelBackend
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
-    def create_training_job(self, *args, **kwargs):
-        job = original_create(self, *args, **kwargs)
-        job.training_job_status, job.secondary_status = "InProgress", "Starting"
-        job.training_end_time = None
-        threading.Thread(
-            target=run_training_job,
-            args=(job, _installed.get("train")),
-            name=f"training-{job.training_job_name}",
-            daemon=True,
-        ).start()
-        return job
+        training_image.ensure()
+        service_class = _service_class()
+        original_factory = state_task_factory.state_task_service_for
+        original_create = SageMakerModelBackend.create_training_job
 
-    state_task_factory.state_task_service_for = state_task_service_for
-    SageMakerModelBackend.create_training_job = create_training_job
-    _installed.update(factory=original_factory, create=original_create)
+        def state_task_service_for(service_name: str):
+            if service_name == "sagemaker":
+                return service_class()
+            return original_factory(service_name)
 
+        def create_training_job(backend, *args, **kwargs):
+            job = original_create(backend, *args, **kwargs)
+            job.training_job_status, job.secondary_status = "InProgress", "Starting"
+            job.training_end_time = None
+            threading.Thread(
+                target=self.run, args=(job,), name=f"training-{job.training_job_name}", daemon=True
+            ).start()
+            return job
 
-def uninstall() -> None:
-    _installed.pop("train", None)
-    if "factory" not in _installed:
-        return
-    from moto.sagemaker.models import SageMakerModelBackend
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
-
-    state_task_factory.state_task_service_for = _installed.pop("factory")
-    SageMakerModelBackend.create_training_job = _installed.pop("create")
+        state_task_factory.state_task_service_for = state_task_service_for
+        SageMakerModelBackend.create_training_job = create_training_job
+        try:
+            yield self
+        finally:
+            state_task_factory.state_task_service_for = original_factory
+            SageMakerModelBackend.create_training_job = original_create

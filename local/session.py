@@ -75,9 +75,6 @@ class LocalSession:
         logging.getLogger("samtranslator").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=UserWarning, module="moto.cloudformation.parsing")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        from local import sagemaker
-
-        sagemaker.work_root = None
         self.emulator.start()
         try:
             self.deployment = deploy(

@@ -78,21 +78,20 @@ def local_sagemaker(behaviour: TrainingBehaviour):
 
     warnings.filterwarnings("ignore", message=r"Exception\(Refused\)", category=UserWarning)
 
-    sagemaker.install(train=behaviour.train)
-    create = SageMakerModelBackend.create_training_job
+    with sagemaker.TrainingJobs(train=behaviour.train).installed():
+        create = SageMakerModelBackend.create_training_job
 
-    def throttled_create(backend, *args, **kwargs):
-        if behaviour.refuse_next_creates:
-            code = behaviour.refuse_next_creates.pop(0)
-            raise Refused(code, f"{code} (test)")
-        return create(backend, *args, **kwargs)
+        def throttled_create(backend, *args, **kwargs):
+            if behaviour.refuse_next_creates:
+                code = behaviour.refuse_next_creates.pop(0)
+                raise Refused(code, f"{code} (test)")
+            return create(backend, *args, **kwargs)
 
-    SageMakerModelBackend.create_training_job = throttled_create
-    try:
-        yield
-    finally:
-        SageMakerModelBackend.create_training_job = create
-        sagemaker.uninstall()
+        SageMakerModelBackend.create_training_job = throttled_create
+        try:
+            yield
+        finally:
+            SageMakerModelBackend.create_training_job = create
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Fails loudly when a moto internal that local mode patches or relies on moves or changes shape.
 
 Local mode replaces or reads these private names of moto 5.2.5 (pinned in pyproject.toml). After a moto
-upgrade, re-check local/emulator.py, local/sagemaker.py and local/sqs_poller.py against the new names.
+upgrade, re-check local/in_process_lambda.py, local/async_invocations.py, local/sagemaker.py,
+local/moto_cloudformation.py and local/sqs_poller.py against the new names.
 """
 
 import inspect

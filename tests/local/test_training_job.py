@@ -86,8 +86,6 @@ def s3(monkeypatch, tmp_path):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setattr(sagemaker, "work_root", tmp_path)
-    monkeypatch.setattr(sagemaker, "keep_work_dirs", True)
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket=BUCKET)
@@ -95,7 +93,13 @@ def s3(monkeypatch, tmp_path):
         yield client
 
 
-def run_job(s3, name: str, code: bytes, hyperparameters: dict[str, str]) -> SimpleNamespace:
+@pytest.fixture
+def jobs(tmp_path) -> sagemaker.TrainingJobs:
+    """Local mode's training jobs, their work dirs kept under tmp_path for the tests to read."""
+    return sagemaker.TrainingJobs(work_root=tmp_path, keep_work_dirs=True)
+
+
+def run_job(jobs, s3, name: str, code: bytes, hyperparameters: dict[str, str]) -> SimpleNamespace:
     s3.put_object(Bucket=BUCKET, Key=f"code/{name}.tar.gz", Body=code)
     job = SimpleNamespace(
         training_job_name=name,
@@ -111,22 +115,22 @@ def run_job(s3, name: str, code: bytes, hyperparameters: dict[str, str]) -> Simp
         resource_config={"InstanceType": "ml.m5.large"},
         model_artifacts={"S3ModelArtifacts": f"s3://{BUCKET}/out/{name}/output/model.tar.gz"},
     )
-    sagemaker.run_training_job(job)
+    jobs.run(job)
     return job
 
 
-def report_of(job) -> dict:
-    """What the probe wrote to its model dir (the job's work dir is kept: `work_root` below)."""
-    (report,) = sagemaker.work_root.glob(f"{job.training_job_name}-*/ml/model/report.json")
+def report_of(jobs, job) -> dict:
+    """What the probe wrote to its model dir (the job's work dir is kept: the `jobs` fixture)."""
+    (report,) = jobs.work_root.glob(f"{job.training_job_name}-*/ml/model/report.json")
     return json.loads(report.read_text())
 
 
-def test_a_job_runs_like_the_image_and_what_it_installs_stays_in_it(s3):
+def test_a_job_runs_like_the_image_and_what_it_installs_stays_in_it(s3, jobs):
     requirements = "--no-index\n--find-links wheels\nprobe-dep==1.0\n"
     hyperparameters = {"C": "5.0", "embeddings": '"none"', "hyper": '"x"', "flag": "true"}
-    first = run_job(s3, "probe-1", sourcedir(requirements, wheel=True), hyperparameters)
+    first = run_job(jobs, s3, "probe-1", sourcedir(requirements, wheel=True), hyperparameters)
     assert first.training_job_status == "Completed", getattr(first, "failure_reason", None)
-    report = report_of(first)
+    report = report_of(jobs, first)
     image = training_image.load()
     model = s3.get_object(Bucket=BUCKET, Key="out/probe-1/output/model.tar.gz")["Body"].read()
     assert tarfile.open(fileobj=io.BytesIO(model)).getnames() == ["report.json"]
@@ -157,17 +161,17 @@ def test_a_job_runs_like_the_image_and_what_it_installs_stays_in_it(s3):
     assert report["config"] == first.hyper_parameters  # hyperparameters.json: the JSON strings as given
     assert report["channel"] == ["part-1.jsonl"]
 
-    second = run_job(s3, "probe-2", sourcedir(), {"fail": "1"})
-    assert report_of(second)["probe_dep"] is False  # the first job's install did not leak
+    second = run_job(jobs, s3, "probe-2", sourcedir(), {"fail": "1"})
+    assert report_of(jobs, second)["probe_dep"] is False  # the first job's install did not leak
     assert second.training_job_status == "Failed"
     assert second.failure_reason == "AlgorithmError: probe refused: fail was set, exit code: 3"
 
 
-def test_a_requirement_the_image_and_the_wheels_cannot_satisfy_fails_the_job_with_pips_message(s3):
+def test_a_requirement_the_image_and_the_wheels_cannot_satisfy_fails_the_job_with_pips_message(s3, jobs):
     """No network: not the index (PIP_NO_INDEX) and not a find-links URL (a dead proxy), at once."""
     requirements = "--find-links https://example.com/wheels/\nprobe-dep==2.0\n"
     started = time.monotonic()
-    job = run_job(s3, "probe-3", sourcedir(requirements, wheel=True), {})
+    job = run_job(jobs, s3, "probe-3", sourcedir(requirements, wheel=True), {})
     assert time.monotonic() - started < 30
     assert job.training_job_status == "Failed"
     reason = job.failure_reason
@@ -175,11 +179,11 @@ def test_a_requirement_the_image_and_the_wheels_cannot_satisfy_fails_the_job_wit
     assert "No matching distribution found for probe-dep==2.0" in reason
     command = r'Command "\S+/venv/bin/python -m pip install -r requirements.txt", exit code: 1$'
     assert re.search(command, reason), reason
-    assert not list(sagemaker.work_root.glob("probe-3-*/ml/model/*"))  # the program never ran
+    assert not list(jobs.work_root.glob("probe-3-*/ml/model/*"))  # the program never ran
 
 
-def test_a_source_dir_without_its_program_is_a_client_error(s3):
-    job = run_job(s3, "probe-4", sourcedir(), {"sagemaker_program": '"missing.py"'})
+def test_a_source_dir_without_its_program_is_a_client_error(s3, jobs):
+    job = run_job(jobs, s3, "probe-4", sourcedir(), {"sagemaker_program": '"missing.py"'})
     assert job.training_job_status == "Failed"
     where = f"s3://{BUCKET}/code/probe-4.tar.gz"
     assert job.failure_reason == f"ClientError: training program missing.py not found in {where}"
