@@ -1,0 +1,91 @@
+"""Serving never imports scikit-learn: every module the Lambda functions can load imports with scikit-learn,
+scipy and joblib blocked, and a failure names the module (and line) that pulled one in.
+
+The serving side is every handler and every module of core/ except core/fitting/, the scikit-learn training
+code by design (the SageMaker job, the CLI and the tests use it). A new module is covered when it is added.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAINING_ONLY = ("core.fitting",)  # scikit-learn by design
+BLOCKED = ("sklearn", "scipy", "joblib")
+
+# Runs in a fresh interpreter: imports each module with a finder that refuses the blocked packages and
+# reports which project module asked for one (the innermost frame of core/ or handlers/ code).
+_SCRIPT = r"""
+import importlib, importlib.abc, json, pkgutil, sys, traceback
+
+BLOCKED, SKIP, CONTROL = json.loads(sys.argv[1])
+ROOTS = ("core", "handlers")
+
+
+class Blocked(ImportError):
+    pass
+
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in BLOCKED:
+            return None
+        frame, importer = sys._getframe(1), "?"
+        while frame is not None:
+            module = frame.f_globals.get("__name__", "")
+            if module.split(".")[0] in ROOTS:
+                importer = f"{module} ({frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno})"
+                break
+            frame = frame.f_back
+        raise Blocked(f"{name} imported by {importer}")
+
+
+sys.meta_path.insert(0, Refuse())
+names = []
+for root in ROOTS:
+    package = importlib.import_module(root)
+    names.append(root)
+    names += [info.name for info in pkgutil.walk_packages(package.__path__, root + ".")]
+serving = [n for n in names if not any(n == s or n.startswith(s + ".") for s in SKIP)]
+report = {"checked": serving, "problems": {}, "control": None}
+for name in serving + [CONTROL]:
+    try:
+        importlib.import_module(name)
+    except Blocked as error:
+        message = str(error)
+    except Exception:
+        message = "import failed for another reason:\n" + traceback.format_exc(limit=3)
+    else:
+        continue
+    if name == CONTROL:
+        report["control"] = message
+    else:
+        report["problems"][name] = message
+report["loaded"] = sorted(n for n in sys.modules if n.split(".")[0] in BLOCKED)
+print(json.dumps(report))
+"""
+
+
+def test_the_serving_side_imports_without_scikit_learn_scipy_or_joblib():
+    control = "core.fitting.classifier"  # imports scikit-learn on purpose: proves the check can fail
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps([BLOCKED, TRAINING_ONLY, control])],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    problems = "\n".join(f"{module}: {message}" for module, message in sorted(report["problems"].items()))
+    assert not report["problems"], "serving-side modules that need a training-only library:\n" + problems
+    assert report["loaded"] == []
+    # every handler and every core package but fitting was checked; the control was caught by name
+    checked = set(report["checked"])
+    handlers = {f"handlers.{p.stem}" for p in (REPO_ROOT / "handlers").glob("*.py") if p.stem != "__init__"}
+    assert handlers <= checked
+    assert {"handlers.api_predict", "core.model.bundle", "core.serving.predictions", "core.feedback.intake",
+            "core.registry.versions", "core.retraining.prepare", "core.data.splits"} <= checked
+    assert not any(name.startswith("core.fitting") for name in checked)
+    assert report["control"].split(" ")[0] in BLOCKED and f"imported by {control} (" in report["control"]
