@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.model.embeddings import ASSET_PATH, StaticEmbeddings, WordPiece, basic_tokens
+from core.model.embeddings import ASSET_PATH, StaticEmbeddings
+from core.model.wordpiece import WordPiece, basic_tokens
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "wordpiece_cases.json").read_text(encoding="utf-8"))
 
