@@ -1,1 +1,2 @@
-"""Records of the News Category Dataset: reading them, and deterministic splits."""
+"""Records of the News Category Dataset: reading them (JSON lines, JSON, CSV), a headline's identity, where
+the shared evaluation data lives, and deterministic splits (golden holdout included)."""
