@@ -164,6 +164,20 @@ def tiny_model_dir(tmp_path_factory, generated_rows) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def cli_model(tmp_path_factory, generated_rows) -> tuple[Path, Path]:
+    """(model dir, its training data): `mlnews train` once per session on the generated corpus, all three
+    text fields."""
+    from cli.main import main
+
+    work = tmp_path_factory.mktemp("cli")
+    data = write_jsonl(work / "train.jsonl", generated_rows)
+    hyperparameters = '{"embeddings": "none", "word_min_df": 1}'
+    assert main(["train", "--data", str(data), "--out", str(work / "model"), "--hyperparameters",
+                 hyperparameters, "--text-fields", "headline,short_description,authors"]) == 0
+    return work / "model", data
+
+
 @pytest.fixture(autouse=True)
 def iam_conformance():
     """Fail the test when code running as a role made a call the role does not allow (AWS would refuse it).

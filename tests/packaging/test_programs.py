@@ -6,22 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from cli.main import main
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST_HP = '{"embeddings": "none", "word_min_df": 1}'
-
-
-@pytest.fixture(scope="module")
-def cli_model(tmp_path_factory, generated_rows):
-    work = tmp_path_factory.mktemp("cli")
-    data = work / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in generated_rows))
-    argv = ["train", "--data", str(data), "--out", str(work / "model"), "--hyperparameters", FAST_HP]
-    assert main(argv) == 0
-    return work / "model", data
 
 
 def test_predict_process_stays_light_and_clean(cli_model):

@@ -11,16 +11,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST_HP = '{"embeddings": "none", "word_min_df": 1}'
 
 
-@pytest.fixture(scope="module")
-def cli_model(tmp_path_factory, generated_rows):
-    work = tmp_path_factory.mktemp("cli")
-    data = work / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in generated_rows))
-    assert main(["train", "--data", str(data), "--out", str(work / "model"), "--hyperparameters", FAST_HP,
-                 "--text-fields", "headline,short_description,authors"]) == 0
-    return work / "model", data
-
-
 def test_train_writes_model_dir(cli_model, capsys):
     model, _ = cli_model
     assert (model / "manifest.json").is_file() and (model / "bundle" / "arrays.npz").is_file()
