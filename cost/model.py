@@ -493,6 +493,8 @@ def monthly_bill(facts: TemplateFacts, measured: dict, prices: Prices, scenario:
         "instance": instance,
         "records": scenario.training_records,
         "spot_discount": discount if scenario.spot else 0,
+        "max_runtime_s": facts.training_max_runtime_s,  # the job is stopped past this (template)
+        "within_max_runtime": job_s <= facts.training_max_runtime_s,
     }
 
     # ---- S3: storage and requests

@@ -238,6 +238,14 @@ def render_text(result: dict) -> str:
         + "; ".join(f"{x['service']} {x['item']} ${x['usd']:.2f}" for x in goal["largest_lines"][:4])
     )
     out.append(f"Cost per 1,000 predictions at 100k/day: ${result['usd_per_1000_predictions_at_100k']:.4f}")
+    training = bills[0]["training"]
+    out.append(
+        f"Training at {training['records']:,} records (scaled linearly from the measured run): "
+        f"{training['script_seconds_scaled'] / 60:.1f} min of train.py, "
+        f"{training['job_seconds'] / 60:.1f} min billed per job; "
+        + ("within" if training["within_max_runtime"] else "OVER")
+        + f" TrainingMaxRuntimeSeconds {training['max_runtime_s']}"
+    )
     out.append("")
     options = result["options"]
     out.append("The seed's options (USD/month)")
