@@ -216,7 +216,7 @@ def render_text(result: dict) -> str:
         + "".join(f"{_usd(b['total_usd']):>12}" for b in result["bills_if_every_check_retrains"])
     )
     out.append("")
-    out.append("Lambda by function (USD/month; warm ms on Lambda; cold starts/month)")
+    out.append("Lambda by function (memory, warm duration on Lambda, USD/month at each level)")
     functions = sorted({f for b in bills for f in b["by_function"]})
     for function in functions:
         info = bills[0]["functions"].get(function, {})
