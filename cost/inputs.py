@@ -136,7 +136,9 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
             handler=str(setting("Handler")),
             event_kinds=tuple(sorted({e.get("Type") for e in events.values()})),
             sqs_batch_size=int(sqs.get("BatchSize", 10)) if sqs is not None else None,
-            sqs_batching_window_s=int(sqs.get("MaximumBatchingWindowInSeconds", 0)) if sqs is not None else None,
+            sqs_batching_window_s=(
+                int(sqs.get("MaximumBatchingWindowInSeconds", 0)) if sqs is not None else None
+            ),
         )
 
     alarms = []
@@ -154,15 +156,21 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
     access_log = (api.get("AccessLogSetting") or api.get("AccessLogSettings") or {}).get("Format")
 
     queues = {
-        k: (int(_resolve(p.get("KmsDataKeyReusePeriodSeconds", 300), parameters)) if p.get("KmsMasterKeyId")
-            else None)
+        k: (
+            int(_resolve(p.get("KmsDataKeyReusePeriodSeconds", 300), parameters))
+            if p.get("KmsMasterKeyId")
+            else None
+        )
         for k, p in of_type("AWS::SQS::Queue").items()
     }
     buckets = of_type("AWS::S3::Bucket")
     with_bucket_key = [
-        k for k, p in buckets.items()
-        if any(rule.get("BucketKeyEnabled")
-               for rule in ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []))
+        k
+        for k, p in buckets.items()
+        if any(
+            rule.get("BucketKeyEnabled")
+            for rule in ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or [])
+        )
     ]
     tables = of_type("AWS::DynamoDB::Table")
     keys = of_type("AWS::KMS::Key")
@@ -185,7 +193,8 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
         api_access_log_format=" ".join(access_log.split()) if isinstance(access_log, str) else None,
         tables=sorted(tables),
         tables_with_pitr=sorted(
-            k for k, p in tables.items()
+            k
+            for k, p in tables.items()
             if (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
         ),
         queues=queues,
@@ -197,14 +206,14 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
         dashboards=len(of_type("AWS::CloudWatch::Dashboard")),
         log_groups=sorted(of_type("AWS::Logs::LogGroup")),
     )
-    for logical_id, props in of_type("AWS::Serverless::StateMachine").items():
+    for props in of_type("AWS::Serverless::StateMachine").values():
         uri = props.get("DefinitionUri")
         if isinstance(uri, str):
             asl = json.loads(((asl_root or Path(path).parent) / uri).read_text(encoding="utf-8"))
             facts.state_machine_paths = state_machine_paths(asl)
-            for name in ("Train",):  # the training task's volume, from the definition itself
-                resource = ((asl["States"].get(name) or {}).get("Parameters") or {}).get("ResourceConfig") or {}
-                facts.training_volume_gb = int(resource.get("VolumeSizeInGB", facts.training_volume_gb))
+            train = (asl["States"].get("Train") or {}).get("Parameters") or {}  # the job's volume size
+            resource = train.get("ResourceConfig") or {}
+            facts.training_volume_gb = int(resource.get("VolumeSizeInGB", facts.training_volume_gb))
     return facts
 
 

@@ -324,8 +324,13 @@ def _execution(session, job_id: str) -> dict:
         output = json.loads(described.get("output") or "{}")
         stopped = described.get("stopDate")
         seconds = (stopped - described["startDate"]).total_seconds() if stopped else None
-        return {"states_entered": entered, "transitions": len(entered), "status": described["status"],
-                "seconds": seconds, "output": output}
+        return {
+            "states_entered": entered,
+            "transitions": len(entered),
+            "status": described["status"],
+            "seconds": seconds,
+            "output": output,
+        }
     raise RuntimeError(f"no execution {job_id}")
 
 
@@ -457,7 +462,9 @@ def _summarize(recorder: Recorder, template) -> dict:
         functions[name] = {
             "memory_mb_at_measurement": config.memory_mb if config else None,
             "invocations": len(records),
-            "cold": None if cold is None else {
+            "cold": None
+            if cold is None
+            else {
                 "kind": cold["kind"],
                 "sqs_records": cold["records"],
                 "wall_ms": round(cold["wall_ms"], 3),
@@ -477,8 +484,13 @@ def _summarize(recorder: Recorder, template) -> dict:
         for metric in record["metrics"]:
             metrics.setdefault(metric, set()).add(record["function"])
     emitted = [
-        {"namespace": ns, "name": name, "dimensions": dict(dims), "functions": sorted(fns),
-         "invocations_emitting": sum(1 for r in recorder.invocations if (ns, name, dims) in r["metrics"])}
+        {
+            "namespace": ns,
+            "name": name,
+            "dimensions": dict(dims),
+            "functions": sorted(fns),
+            "invocations_emitting": sum(1 for r in recorder.invocations if (ns, name, dims) in r["metrics"]),
+        }
         for (ns, name, dims), fns in sorted(metrics.items())
     ]
     return {"functions": functions, "metrics": {"distinct": len(emitted), "emitted": emitted}}
@@ -511,10 +523,16 @@ def _machine() -> dict:
 
 def _commit() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return head + ("+uncommitted-changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -575,8 +593,11 @@ def run(sample: int = DEFAULT_SAMPLE, data: str | None = None, say=print) -> dic
         for round_size in (FIRST_FEEDBACK_ROUND, len(feedback) - FIRST_FEEDBACK_ROUND):
             # two rounds: the consumer's first (cold) batch, then a warm one
             for record, prediction in feedback[sent : sent + round_size]:
-                body = {**_item(record), "prediction_id": prediction["prediction_id"],
-                        "correct_category": record["category"]}
+                body = {
+                    **_item(record),
+                    "prediction_id": prediction["prediction_id"],
+                    "correct_category": record["category"],
+                }
                 api.call("POST", "/api/v1/feedback", body)
             sent += round_size
             deadline = time.monotonic() + 120
@@ -601,18 +622,32 @@ def run(sample: int = DEFAULT_SAMPLE, data: str | None = None, say=print) -> dic
 
     summary = _summarize(recorder, template)
     shared = REPO_ROOT.parent / "shared" / "data"
-    cache = [prediction_cache_study(p) for p in (shared / "news_category_v3_sample.jsonl",
-                                                 shared / "news_category_41_balanced.jsonl") if p.is_file()]
+    cache = [
+        prediction_cache_study(p)
+        for p in (shared / "news_category_v3_sample.jsonl", shared / "news_category_41_balanced.jsonl")
+        if p.is_file()
+    ]
     paths = template.state_machine_paths
     return {
         "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": _machine(),
         "commit": _commit(),
         "run_seconds": round(time.perf_counter() - started, 1),
-        "dataset": {"file": dataset.path.name, "source": dataset.source, "sample": sample,
-                    "trained_on": len(train), "held_out": len(unseen)},
-        "mix": {"single_predictions": SINGLE_PREDICTIONS, "repeat_every": REPEAT_EVERY, "batches": BATCHES,
-                "batch_size": BATCH_SIZE, "predictions": predictions, "feedback": len(feedback)},
+        "dataset": {
+            "file": dataset.path.name,
+            "source": dataset.source,
+            "sample": sample,
+            "trained_on": len(train),
+            "held_out": len(unseen),
+        },
+        "mix": {
+            "single_predictions": SINGLE_PREDICTIONS,
+            "repeat_every": REPEAT_EVERY,
+            "batches": BATCHES,
+            "batch_size": BATCH_SIZE,
+            "predictions": predictions,
+            "feedback": len(feedback),
+        },
         "note": (
             "Durations are this machine's, in-process against moto on loopback: CPU time is the handler's "
             "own work (time.thread_time of its thread), wait = wall - CPU (moto's answers stand in for "

@@ -70,7 +70,7 @@ class Prices:
         return self.data["free_tier"]["allowances"].get(key)
 
     def free_tier_value(self, allowance_key: str, price_key: str, quantity: float) -> float:
-        """What the allowance `allowance_key` would take off `quantity` units of `price_key` (reported apart)."""
+        """What `allowance_key` would take off `quantity` units of `price_key` (only ever reported apart)."""
         allowance = self.allowance(allowance_key)
         if allowance is None or quantity <= 0:
             return 0.0
