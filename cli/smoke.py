@@ -4,7 +4,7 @@ health -> predict -> feedback -> feedback stats -> model versions, and with --tr
 (POST /api/v1/model/train, then GET /api/v1/model/train/{job_id} until it ends). Admin routes
 (/api/v1/model/*) are IAM-authorised, so they are signed with SigV4 (service execute-api) from botocore's
 standard credential chain. One line per step; the first failure ends the walk with exit code 1.
-Only the standard library and botocore are used.
+Only the standard library, botocore and local.waiting (standard library only) are used.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+
+from local.waiting import WaitTimeout, wait_until  # standard library only: no local-mode dependency
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -176,20 +178,26 @@ def run(api: str, train: bool = False, timeout: float = 1800.0, region: str | No
         job_id = _field(accepted, "job_id", "POST", "/api/v1/model/train")
         line("train", status, ms, f"job_id={job_id} status={accepted.get('status')}")
         path = f"/api/v1/model/train/{urllib.parse.quote(str(job_id), safe='')}"
-        t0, deadline, last = time.perf_counter(), time.monotonic() + timeout, None
-        while True:
+        t0, steps = time.perf_counter(), [None]
+
+        def training() -> tuple[dict, int, str]:
             current, status, _ = step("training", "GET", path)
             state = _field(current, "status", "GET", path)
-            if current.get("current_step") != last and state in RUNNING_STATUSES:
-                last = current.get("current_step")
-                say(f"..   training  {state} step={last} ({time.perf_counter() - t0:.0f} s)")
-            if state not in RUNNING_STATUSES:
-                break
-            if time.monotonic() > deadline:
-                raise SmokeFailure(
-                    f"training {job_id} still {state} (step {last}) after --timeout {timeout:g} s"
-                )
-            time.sleep(poll_seconds)
+            if current.get("current_step") != steps[-1] and state in RUNNING_STATUSES:
+                steps.append(current.get("current_step"))
+                say(f"..   training  {state} step={steps[-1]} ({time.perf_counter() - t0:.0f} s)")
+            return current, status, state
+
+        def ended(polled: tuple[dict, int, str]) -> bool:
+            return polled[2] not in RUNNING_STATUSES
+
+        try:
+            current, status, state = wait_until(training, ended, timeout=timeout, interval=poll_seconds)
+        except WaitTimeout as timed_out:
+            still = timed_out.last[2]
+            raise SmokeFailure(
+                f"training {job_id} still {still} (step {steps[-1]}) after --timeout {timeout:g} s"
+            ) from None
         seconds = time.perf_counter() - t0
         outcome = current.get("outcome") or {}
         if state != "SUCCEEDED":

@@ -8,6 +8,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from local.waiting import WaitTimeout, wait_until
+
+RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")  # GET /api/v1/model/train/{job_id} while it runs
+
 
 class ApiError(RuntimeError):
     def __init__(self, method: str, path: str, status: int, body: object):
@@ -61,14 +65,18 @@ class ApiClient:
 
     def wait_training(self, job_id: str, timeout: float = 600, on_step=None) -> dict:
         """Poll GET /api/v1/model/train/{job_id} until the execution ends; on_step(step) on each new step."""
-        deadline, last = time.monotonic() + timeout, None
-        while True:
-            status = self.call("GET", f"/api/v1/model/train/{job_id}").body
-            if on_step and status.get("current_step") != last:
-                last = status.get("current_step")
-                on_step(last, status)
-            if status["status"] not in ("RUNNING", "PENDING_REDRIVE"):
-                return status
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"retraining {job_id} still {status['status']} after {timeout:.0f}s")
-            time.sleep(0.5)
+        steps = [None]
+
+        def status() -> dict:
+            current = self.call("GET", f"/api/v1/model/train/{job_id}").body
+            if on_step and current.get("current_step") != steps[-1]:
+                steps.append(current.get("current_step"))
+                on_step(steps[-1], current)
+            return current
+
+        try:
+            return wait_until(status, lambda s: s["status"] not in RUNNING_STATUSES, timeout=timeout)
+        except WaitTimeout as timed_out:
+            raise TimeoutError(
+                f"retraining {job_id} still {timed_out.last['status']} after {timeout:.0f}s"
+            ) from None

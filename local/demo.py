@@ -15,6 +15,7 @@ from pathlib import Path
 from local import bootstrap
 from local.api_client import ApiClient, ApiError
 from local.session import LocalConfig, LocalSession
+from local.waiting import WaitTimeout, wait_until
 
 DEFAULT_SAMPLE = 3000  # records of the shared sample used by default: keeps the story under 3 minutes
 
@@ -262,27 +263,26 @@ def recorded_failure(session: LocalSession, job_id: str) -> dict | None:
 
 
 def _wait_stats(api: ApiClient, expected: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        stats = api.call("GET", "/api/v1/feedback/stats").body
-        if stats["total"] >= expected:
-            return stats
-        if time.monotonic() > deadline:
-            raise DemoFailure(
-                f"feedback stats show {stats['total']} of {expected} items after {timeout:.0f}s"
-            )
-        time.sleep(0.5)
+    try:
+        return wait_until(
+            lambda: api.call("GET", "/api/v1/feedback/stats").body,
+            lambda stats: stats["total"] >= expected,
+            timeout=timeout,
+        )
+    except WaitTimeout as timed_out:
+        shown = timed_out.last["total"]
+        raise DemoFailure(f"feedback stats show {shown} of {expected} items after {timeout:.0f}s") from None
 
 
 def _predict_until(api: ApiClient, record: dict, version: str, timeout: float = 90) -> dict:
     # Serving refreshes its model on a timer (MODEL_REFRESH_SECONDS), as on AWS.
-    deadline = time.monotonic() + timeout
-    while True:
-        prediction = api.call("POST", "/api/v1/predict", _item(record)).body
-        if prediction["model_version"] == version or time.monotonic() > deadline:
-            if prediction["model_version"] != version:
-                raise DemoFailure(
-                    f"still serving {prediction['model_version']} after rolling back to {version}"
-                )
-            return prediction
-        time.sleep(1)
+    try:
+        return wait_until(
+            lambda: api.call("POST", "/api/v1/predict", _item(record)).body,
+            lambda prediction: prediction["model_version"] == version,
+            timeout=timeout,
+            interval=1,
+        )
+    except WaitTimeout as timed_out:
+        serving = timed_out.last["model_version"]
+        raise DemoFailure(f"still serving {serving} after rolling back to {version}") from None

@@ -20,6 +20,7 @@ from local.sqs_poller import SqsPoller, disable_moto_sqs_mappings, invoke_payloa
 from local.stack import DEFAULT_STACK_NAME, deploy
 from local.template import TEMPLATE_PATH
 from local.ticker import Ticker
+from local.waiting import WaitTimeout, wait_until
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -144,13 +145,17 @@ class LocalSession:
         ]
 
     def wait_execution(self, execution_arn: str, timeout: float = 600, poll: float = 0.5) -> dict:
+        """The execution once it ended, or as it is after `timeout` seconds."""
         sfn = self.emulator.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL or time.monotonic() > deadline:
-                return described
-            time.sleep(poll)
+        try:
+            return wait_until(
+                lambda: sfn.describe_execution(executionArn=execution_arn),
+                lambda described: described["status"] in TERMINAL,
+                timeout=timeout,
+                interval=poll,
+            )
+        except WaitTimeout as timed_out:
+            return timed_out.last
 
     def tick(self) -> list[dict]:
         return self.ticker.fire() if self.ticker else []

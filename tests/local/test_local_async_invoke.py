@@ -15,6 +15,7 @@ import pytest
 from botocore.config import Config
 
 from local.emulator import Emulator
+from local.waiting import WaitTimeout, wait_until
 
 CALLER = """
 import json, boto3
@@ -87,10 +88,15 @@ def test_async_invoke_from_a_handler_returns_at_once_and_the_callee_runs_after(e
     assert "FunctionError" not in response, response["Payload"].read()
     assert json.loads(response["Payload"].read()) == {"status": 202, "body": ""}  # as AWS answers Event
     assert time.perf_counter() - started < 10
-    deadline = time.monotonic() + 15
-    while "Contents" not in s3.list_objects_v2(Bucket="async-marks", Prefix="m1"):
-        assert time.monotonic() < deadline, "the asynchronously invoked function never ran"
-        time.sleep(0.1)
+    try:
+        wait_until(
+            lambda: s3.list_objects_v2(Bucket="async-marks", Prefix="m1"),
+            lambda listed: "Contents" in listed,
+            timeout=15,
+            interval=0.1,
+        )
+    except WaitTimeout:
+        pytest.fail("the asynchronously invoked function never ran")
     # the emulator still answers afterwards
     names = in_thread(lambda: [f["FunctionName"] for f in client.list_functions()["Functions"]], timeout=10)
     assert set(names) == {"AsyncCaller", "AsyncCallee"}
@@ -138,11 +144,15 @@ def test_a_failing_async_invoke_is_retried_then_recorded_at_its_failure_destinat
     )
     response = lam.invoke(FunctionName="AsyncFailing", InvocationType="Event", Payload=b'{"marker": "f1"}')
     assert response["StatusCode"] == 202
-    deadline, messages = time.monotonic() + 15, []
-    while not messages:
-        assert time.monotonic() < deadline, "no failure record reached the destination"
-        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
-        time.sleep(0.1)
+    try:
+        messages = wait_until(
+            lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []),
+            bool,
+            timeout=15,
+            interval=0.1,
+        )
+    except WaitTimeout:
+        pytest.fail("no failure record reached the destination")
     record = json.loads(messages[0]["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 2  # the first attempt and one retry

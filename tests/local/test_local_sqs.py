@@ -1,11 +1,13 @@
 """SQS -> Lambda delivery semantics of local mode's poller (batches, partial failures, redrive to the DLQ)."""
 
+import contextlib
 import time
 from pathlib import Path
 
 import pytest
 
 from local.session import LocalConfig, LocalSession
+from local.waiting import WaitTimeout, wait_until
 
 FIXTURE = Path(__file__).parent / "fixtures" / "local_app" / "template.yaml"
 
@@ -113,9 +115,8 @@ def test_background_poller_delivers(session, queues):
     session.poller.start()  # again, after the fixture stopped it
     try:
         sqs.send_message(QueueUrl=work, MessageBody="background")
-        deadline = time.monotonic() + 10
-        while deliveries(session, "background") == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with contextlib.suppress(WaitTimeout):
+            wait_until(lambda: deliveries(session, "background"), bool, timeout=10, interval=0.1)
         assert deliveries(session, "background") == 1
     finally:
         session.poller.stop()
