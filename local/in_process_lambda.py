@@ -6,8 +6,9 @@ every invoke path goes through: Invoke API, Step Functions, event source mapping
 directory and calls it with the function's environment and, when local IAM knows its role, the role's
 credentials. Lambda functions each get their own copy of the project modules (`core`, `handlers`,
 `training`), the way each function has its own container in AWS, so per-process caches (settings, clients,
-loaded models) never leak from one function into another. Invocations are serialised by one re-entrant lock
-because environment variables are process-global.
+loaded models) never leak from one function into another. Invocations are serialised by one re-entrant lock,
+ENVIRONMENT_LOCK, because environment variables are process-global (code that changes them for a handler it
+calls itself, as the tests do, takes it too).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ LOCAL_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
+ENVIRONMENT_LOCK = threading.RLock()
 
 
 class ThreadRoutedStream(io.TextIOBase):
@@ -101,7 +103,7 @@ class InProcessLambda:
     log_dir: Path | None = None
     echo_logs: bool = False
     code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> CodeUri directory
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.RLock = ENVIRONMENT_LOCK
     runtimes: dict[str, FunctionRuntime] = field(default_factory=dict)
     stream: ThreadRoutedStream | None = None
     tmp_root: Path | None = None  # stands in for each function's /tmp

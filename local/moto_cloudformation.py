@@ -4,7 +4,9 @@
   CloudFormation; created through the API first); references to them are replaced by the values they have;
 - state machines are then created through the executing Step Functions API with `DefinitionSubstitutions`
   applied, their values resolved by moto itself through extra stack outputs (so are schedule targets);
-- `AWS::Lambda::EventInvokeConfig` is applied through the Lambda API.
+- `AWS::Lambda::EventInvokeConfig` is applied through the Lambda API;
+- moto parses every template body with PyYAML's pure-Python loader first, 0.4 s for this project's template on
+  every deployment (every test deploys it): a JSON body is parsed as JSON instead (same result).
 """
 
 from __future__ import annotations
@@ -20,6 +22,24 @@ from local.template import DeployError
 REMOVED_PREFIXES = ("AWS::ApiGateway::", "AWS::ApiGatewayV2::")
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 SECRET = "AWS::SecretsManager::Secret"
+
+
+def parse_json_bodies_as_json() -> None:
+    """moto's Stack.parse_template tries JSON first (idempotent, process-wide, same result for every body)."""
+    from moto.cloudformation.models import Stack
+
+    yaml_first = Stack.parse_template
+    if getattr(yaml_first, "json_first", False):
+        return
+
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            return json.loads(template)
+        except ValueError:
+            return yaml_first(template)
+
+    parse_template.json_first = True
+    Stack.parse_template = staticmethod(parse_template)
 
 
 def pseudo_parameters(stack_name: str, region: str, parameters: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ folders its Makefile target copies (`LAMBDA_SOURCES`), as `sam build` gives it."
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import json
@@ -90,17 +91,28 @@ def _build_sources(logical_id: str, resource: dict, directory: Path) -> tuple[st
 
 
 def function_package(directory: Path, sources: tuple[str, ...] | None = None) -> bytes:
-    """The package of a function: `sources` (folders of `directory`) or the whole directory."""
+    """The package of a function: `sources` (folders of `directory`) or the whole directory. Zipped again
+    only when a file changed (every test deploys the template)."""
     roots = [directory / name for name in sources] if sources is not None else [directory]
     missing = [root.name for root in roots if not root.is_dir()]
     if missing:
         raise DeployError(f"{directory}: no folder {', '.join(missing)} to package")
+    files = tuple(
+        (path.relative_to(directory).as_posix(), stat.st_size, stat.st_mtime_ns)
+        for root in roots
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        for stat in [path.stat()]
+    )
+    return _zipped(directory, files)
+
+
+@functools.lru_cache(maxsize=8)
+def _zipped(directory: Path, files: tuple[tuple[str, int, int], ...]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for root in roots:
-            for path in sorted(root.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                    archive.write(path, path.relative_to(directory).as_posix())
+        for name, _size, _mtime in files:
+            archive.write(directory / name, name)
     return buffer.getvalue()
 
 

@@ -27,10 +27,14 @@ def deploy(
     template_path: Path,
     stack_name: str = DEFAULT_STACK_NAME,
     parameters: dict[str, str] | None = None,
+    template: dict | None = None,
 ) -> Deployment:
-    """Deploy the SAM template into the running emulator; returns where everything is."""
+    """Deploy the SAM template into moto; returns where everything is. `emulator` is where to: its `region`,
+    `client(service)` and the `lambdas` runner that will run the functions (a running Emulator, or the tests'
+    moto in this process). `template`: a changed copy of the file's template, deployed instead of it (its
+    paths are relative to the file's directory)."""
     template_path = Path(template_path).resolve()
-    sam = load_template(template_path)
+    sam = load_template(template_path) if template is None else template
     params = default_parameters(sam, parameters)
     s3, cfn_client = emulator.client("s3"), emulator.client("cloudformation")
     packaged, code_dirs = package(sam, template_path.parent, s3, emulator.region)
@@ -38,6 +42,7 @@ def deploy(
     names = moto_cfn.pseudo_parameters(stack_name, emulator.region, params)
     secrets = moto_cfn.create_secrets(cfn, emulator.client("secretsmanager"), stack_name, names)
     for_moto, state_machines = moto_cfn.prepare_for_moto(cfn, stack_name, emulator.region, params, secrets)
+    moto_cfn.parse_json_bodies_as_json()
     cfn_client.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(for_moto),

@@ -1,10 +1,13 @@
 """template.yaml as data: YAML with CloudFormation's short-form tags, and the values of its parameters.
 
-The project's one CloudFormation YAML loader (local mode, the tests, tools/validate_asl.py).
+The project's one CloudFormation YAML loader (local mode, the tests, tools/validate_asl.py). A file is parsed
+once per change (every test deploys the template) and each caller gets its own copy to change.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ class DeployError(RuntimeError):
     """The template could not be deployed into the emulator (message says why)."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML loader that understands CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...)."""
 
 
@@ -41,9 +44,17 @@ def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dic
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> dict:
+@functools.lru_cache(maxsize=16)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict:
+    """The template with short-form intrinsics in long form (a fresh copy)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
 
 
 def default_parameters(sam: dict, overrides: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,6 +1,10 @@
-"""SAM -> CloudFormation offline: samtranslator with a stand-in for the IAM call it makes (ListPolicies)."""
+"""SAM -> CloudFormation offline: samtranslator with a stand-in for the IAM call it makes (ListPolicies).
+A template is translated once per content and parameters (every test deploys it); each caller gets a copy."""
 
 from __future__ import annotations
+
+import functools
+import json
 
 from local.template import DeployError
 
@@ -24,11 +28,16 @@ class _OfflinePolicyLoader:
 
 
 def translate(sam: dict, parameters: dict[str, str]) -> dict:
+    return json.loads(_translated(json.dumps(sam, sort_keys=True), json.dumps(parameters, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=16)
+def _translated(sam: str, parameters: str) -> str:
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform
 
     try:
-        return transform(sam, dict(parameters), _OfflinePolicyLoader())
+        return json.dumps(transform(json.loads(sam), json.loads(parameters), _OfflinePolicyLoader()))
     except InvalidDocumentException as error:
         causes = "; ".join(str(cause) for cause in getattr(error, "causes", [])) or str(error)
         raise DeployError(f"SAM template is invalid: {causes}") from error
