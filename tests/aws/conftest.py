@@ -1,4 +1,5 @@
-"""Fixtures of the moto-backed tier: the template's stack in moto, tiny trained models, sample events."""
+"""Fixtures of the moto-backed tier: the template deployed in moto by local mode's deployer, tiny trained
+models, sample events."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+from local.in_process_lambda import InProcessLambda
 from tests.support.api_events import EVENTS_DIR
-from tests.support.aws_stack import AwsStack, reset_process_state
+from tests.support.aws_stack import AwsStack, deploy_stack, reset_process_state
+from tests.support.handler_calls import REGION
 from tests.support.records import make_records, train_model
-from tests.support.template_resources import REGION, create_stack
 
 
 @pytest.fixture(scope="session")
@@ -47,15 +49,17 @@ def aws_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def aws_from(aws_env, monkeypatch):
-    """aws_from(template=None): the stack of template.yaml, or of a changed copy of it, in moto."""
-    with mock_aws():
+def aws_from(aws_env, monkeypatch, tmp_path):
+    """aws_from(template=None): the stack of template.yaml, or of a changed copy of it, deployed in moto; its
+    functions, when invoked through moto, run in-process (each with its own /tmp under tmp_path)."""
+    lambdas = InProcessLambda(tmp_root=tmp_path / "lambda-tmp")
+    with mock_aws(), lambdas.installed():
 
         def build(template: dict | None = None) -> AwsStack:
             reset_process_state()
-            stack = create_stack(template=template)
+            stack = deploy_stack(lambdas, template=template)
             # Default: every function's variables, so core code can be called directly.
-            for logical in stack.logical_ids("AWS::Serverless::Function"):
+            for logical in stack.deployment.functions:
                 for name, value in stack.function_environment(logical).items():
                     monkeypatch.setenv(name, value)
             monkeypatch.setenv("MODEL_CACHE_DIR", aws_env["MODEL_CACHE_DIR"])

@@ -10,7 +10,7 @@ from core.feedback import storage
 from core.registry.active_model import ActiveModelLookup
 from core.serving.model_cache import ActiveModelCache
 from tests.support.api_events import api_event, call
-from tests.support.lambda_in_process import LambdaContext
+from tests.support.handler_calls import LambdaContext
 
 
 @pytest.fixture

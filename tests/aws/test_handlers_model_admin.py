@@ -7,9 +7,8 @@ import boto3
 import pytest
 
 from tests.support.api_events import api_event, call
-from tests.support.lambda_in_process import create_functions, in_process_lambda
+from tests.support.aws_stack import create_functions, create_role, in_process_lambda, state_machine_definition
 from tests.support.records import make_records
-from tests.support.template_resources import create_role, state_machine_definition
 
 
 @pytest.fixture

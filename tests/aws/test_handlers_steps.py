@@ -9,7 +9,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from tests.support.lambda_in_process import LambdaContext
+from tests.support.handler_calls import LambdaContext
 from tests.support.records import make_records
 
 

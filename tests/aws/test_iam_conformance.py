@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 
 from local.iam.enforcement import access_control, expected_denials
 from local.iam.requests import Call
-from tests.support.lambda_in_process import LambdaContext
-from tests.support.template_resources import load_template
+from local.template import load_template
+from tests.support.handler_calls import LambdaContext
 
 
 def without_statement(function: str, sid: str) -> dict:

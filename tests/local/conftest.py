@@ -1,8 +1,9 @@
 """Fixtures for running the retraining state machine in moto's Step Functions interpreter.
 
-Lambda steps run in-process (tests.lambda_in_process). SageMaker's `.sync` training integration, which
-moto lacks, is local mode's own (local/sagemaker.py): CreateTrainingJob is recorded in moto's SageMaker
-backend, the job trains on a background thread and the .sync resolver reads DescribeTrainingJob, as AWS does.
+The template is deployed in moto by local mode's deployer and its Lambda steps run in local mode's in-process
+runner. SageMaker's `.sync` training integration, which moto lacks, is local mode's own (local/sagemaker.py):
+CreateTrainingJob is recorded in moto's SageMaker backend, the job trains on a background thread and the .sync
+resolver reads DescribeTrainingJob, as AWS does.
 A job runs the real entry point the way the default training image runs it (local mode's `run_entry_point`:
 sourcedir.tar.gz from PrepareData, requirements installed from its wheels with no network, the image's
 Python 3.12 and library versions); the only test change is FAST_TRAINING added to its hyperparameters. Tests
@@ -12,7 +13,6 @@ can make the next CreateTrainingJob calls throttle or make jobs fail.
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,14 +22,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.support.lambda_in_process import create_functions, in_process_lambda, refresh_environments
-from tests.support.template_resources import (
-    REGION,
-    create_role,
-    create_stack,
-    load_template,
-    state_machine_definition,
-)
+from local.in_process_lambda import InProcessLambda
+from local.template import load_template
+from local.waiting import WaitTimeout, wait_until
+from tests.support.aws_stack import deploy_stack
+from tests.support.handler_calls import REGION
 
 FAST_TRAINING = {"embeddings": "none", "char_ngrams": False, "max_iter": 100}
 RETRY_INTERVAL_FOR_TESTS = 1  # the real definition waits 2-30 s between retries
@@ -141,13 +138,15 @@ class Pipeline:
 
     def wait(self, execution_arn: str, timeout: float = 90.0) -> dict:
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            time.sleep(0.1)
-        raise AssertionError(f"{execution_arn} still running after {timeout} s")
+        try:
+            return wait_until(
+                lambda: sfn.describe_execution(executionArn=execution_arn),
+                lambda described: described["status"] != "RUNNING",
+                timeout=timeout,
+                interval=0.1,
+            )
+        except WaitTimeout:
+            raise AssertionError(f"{execution_arn} still running after {timeout} s") from None
 
     def history(self, execution_arn: str) -> list[dict]:
         return self.client("stepfunctions").get_execution_history(
@@ -191,39 +190,31 @@ def pipeline(request, monkeypatch, tmp_path):
     from core.settings import reset_settings
 
     behaviour = TrainingBehaviour()
+    lambdas = InProcessLambda(tmp_root=tmp_path / "lambda-tmp")  # each function its own /tmp
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         local_sagemaker(behaviour),
+        lambdas.installed(),
     ):
         reset_settings(), reset_clients(), signing_key_cache.clear()
         template = load_template()
         change = request.node.get_closest_marker("template_change")
         if change is not None:
             change.args[0](template)
-        stack = create_stack(parameters={"GoldenFraction": 0.2}, template=template)
-        overrides = {"MODEL_CACHE_DIR": str(tmp_path / "models")}
-        arns = create_functions(
-            stack,
-            ["PrepareDataFunction", "EvaluateModelFunction", "RecordOutcomeFunction", "RetrainCheckFunction"],
-            overrides=overrides,
-        )
-        definition = state_machine_definition(stack, arns)
-        parsed = json.loads(definition)
+        stack = deploy_stack(lambdas, template=template, parameters={"GoldenFraction": "0.2"})
+        arn = stack.deployment.state_machines["RetrainingStateMachine"]
+        sfn = boto3.client("stepfunctions")
+        parsed = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
         for state in parsed["States"].values():
             for retrier in state.get("Retry", []):
                 retrier["IntervalSeconds"] = RETRY_INTERVAL_FOR_TESTS
-        sfn = boto3.client("stepfunctions")
-        role = create_role(stack, "RetrainingStateMachine", "states.amazonaws.com")
-        name = stack.resolve(stack.properties("RetrainingStateMachine")["Name"])
-        arn = sfn.create_state_machine(
-            name=name, roleArn=role, definition=json.dumps(parsed), tracingConfiguration={"enabled": True}
-        )["stateMachineArn"]
-        stack.attributes["RetrainingStateMachine"] = {"Ref": arn, "Name": name, "Arn": arn}
-        refresh_environments(stack, overrides)
+        sfn.update_state_machine(
+            stateMachineArn=arn, definition=json.dumps(parsed), tracingConfiguration={"enabled": True}
+        )
         for logical in ("EvaluateModelFunction", "RetrainCheckFunction"):
             for key, value in stack.function_environment(logical).items():
                 monkeypatch.setenv(key, value)
-        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "models"))
         reset_settings(), reset_clients()
         # Everything the state machine announces on the bus lands in a queue the tests read.
         sqs, events = boto3.client("sqs"), boto3.client("events")
@@ -238,6 +229,5 @@ def pipeline(request, monkeypatch, tmp_path):
             EventPattern=json.dumps({"source": ["ml-news-pipeline.retraining"]}),
         )
         events.put_targets(Rule="all-retraining", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
-        with in_process_lambda():
-            yield Pipeline(stack=stack, state_machine_arn=arn, events_queue_url=queue_url, training=behaviour)
+        yield Pipeline(stack=stack, state_machine_arn=arn, events_queue_url=queue_url, training=behaviour)
         reset_settings(), reset_clients(), signing_key_cache.clear()

@@ -16,8 +16,7 @@ import yaml
 from local.iam.enforcement import access_control, expected_denials
 from local.packaging import lambda_sources
 from local.session import LocalConfig, LocalSession
-from local.template import REPO_ROOT
-from tests.support.template_resources import load_template
+from local.template import REPO_ROOT, load_template
 
 
 def project_with(tmp_path: Path, template: dict) -> Path:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from local import training_image
-from tests.support.template_resources import REPO_ROOT
+from local.template import REPO_ROOT
 
 
 @pytest.fixture

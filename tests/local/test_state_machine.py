@@ -13,7 +13,7 @@ from core.registry.versions import ModelRegistry
 from core.retraining.sourcedir import build_sourcedir, tar_gz
 from core.retraining.status import execution_status
 from local.iam.enforcement import expected_denials
-from tests.support.lambda_in_process import call_handler
+from tests.support.handler_calls import call_handler
 from tests.support.records import make_records, train_model
 
 
@@ -268,7 +268,7 @@ def test_scheduled_retrain_check_starts_one_execution(pipeline, base_dataset, lo
 
 @pytest.fixture
 def load_schedule_event():
-    from tests.support.template_resources import REPO_ROOT
+    from local.template import REPO_ROOT
 
     return json.loads((REPO_ROOT / "events" / "schedule_retrain_check.json").read_text())
 

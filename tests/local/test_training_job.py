@@ -21,7 +21,8 @@ from moto import mock_aws
 
 from core.retraining.sourcedir import tar_gz
 from local import sagemaker, training_image
-from tests.support.template_resources import REGION, REPO_ROOT
+from local.template import REPO_ROOT
+from tests.support.handler_calls import REGION
 
 BUCKET = "jobs"
 PROBE = '''

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.template_resources import REPO_ROOT, TEMPLATE_PATH, load_template
+from local.template import REPO_ROOT, TEMPLATE_PATH, load_template
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from local.template import default_parameters
+from local.template import REPO_ROOT, TEMPLATE_PATH, default_parameters, load_template
 from local.translation import translate
-from tests.support.template_resources import REGION, REPO_ROOT, TEMPLATE_PATH, load_template
+from tests.support.handler_calls import REGION
 
 ENCRYPTED_TYPES = {
     "AWS::DynamoDB::Table": "dynamodb",

@@ -25,7 +25,7 @@ import pytest
 
 from core.errors import InvalidInput
 from core.retraining.sourcedir import TRAINING_WHEELS, build_sourcedir
-from tests.support.template_resources import REPO_ROOT, load_template
+from local.template import REPO_ROOT, load_template
 
 TEMPLATE = load_template()
 CATALOGUE = json.loads((Path(__file__).parent / "fixtures" / "sagemaker_sklearn_registries.json").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-from tests.support.lambda_in_process import LambdaContext
-from tests.support.template_resources import REPO_ROOT
+from local.template import REPO_ROOT
+from tests.support.handler_calls import LambdaContext
 
 EVENTS_DIR = REPO_ROOT / "events"
 

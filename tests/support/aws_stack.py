@@ -1,28 +1,95 @@
-"""The template's stack in moto, and running a handler as its function (environment and role credentials)."""
+"""template.yaml in moto, deployed by local mode's deployer (local.stack), its functions run by local mode's
+in-process runner (local.in_process_lambda); and running a handler as its function (environment, role).
+
+Each test gets a fresh deployment inside mock_aws: template loading, packaging and translation are cached by
+the deployer, so one costs a few tenths of a second.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+from dataclasses import dataclass
 
+import boto3
+
+from local.cfn import resolve
+from local.deployment import Deployment
 from local.iam.enforcement import access_control
-from tests.support.lambda_in_process import overlaid_environ
-from tests.support.template_resources import Stack
+from local.in_process_lambda import InProcessLambda
+from local.sqs_poller import disable_moto_sqs_mappings
+from local.stack import deploy
+from local.template import TEMPLATE_PATH
+from tests.support.handler_calls import REGION, overlaid_environ
+
+STACK_NAME = "mlnews-test"
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session with the tests' own credentials (never checked by local IAM): botocore's service models
+    are parsed once (~0.1 s a client)."""
+    return boto3.session.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@dataclass
+class MotoInThisProcess:
+    """Where local.stack.deploy deploys in the tests: moto's backends in this process (mock_aws), set up
+    with the tests' credentials; `lambdas` runs the deployed functions."""
+
+    lambdas: InProcessLambda
+    region: str = REGION
+
+    def client(self, service: str):
+        return _session().client(service)
+
+
+class DeployedStack:
+    """A deployment as the tests read it: attributes by logical id (Ref, Arn, ...), each function's role, the
+    template's properties and its intrinsics resolved against what was deployed."""
+
+    def __init__(self, deployment: Deployment):
+        self.deployment = deployment
+        self.template = deployment.sam
+        self.parameters = deployment.parameters
+        self.role_arns = deployment.role_arns
+        self._values = deployment.values()
+        self.attributes = self._values.attributes
+
+    def resolve(self, value):
+        return resolve(value, self._values)
+
+    def properties(self, logical_id: str) -> dict:
+        return self.template["Resources"][logical_id].get("Properties", {})
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The function's environment variables as Lambda gives them (strings)."""
+        return {name: str(value) for name, value in self.deployment.function_environment(logical_id).items()}
+
+
+def deploy_stack(lambdas: InProcessLambda, template: dict | None = None, parameters=None) -> DeployedStack:
+    """template.yaml, or `template` (a changed copy of it), deployed into moto (call inside mock_aws); its
+    roles are enforced by local IAM and `lambdas` runs its functions."""
+    deployment = deploy(MotoInThisProcess(lambdas), TEMPLATE_PATH, STACK_NAME, parameters, template=template)
+    disable_moto_sqs_mappings()  # as in local mode: no queue is consumed behind the tests' back
+    return DeployedStack(deployment)
 
 
 def reset_process_state() -> None:
-    from core.aws_clients import reset_clients
     from core.feedback.signing_keys import signing_key_cache
-    from core.settings import reset_settings
+    from tests.support.handler_calls import reset_process_caches
 
-    reset_settings()
-    reset_clients()
+    reset_process_caches()
     signing_key_cache.clear()
 
-class AwsStack:
-    """The created stack plus helpers to switch to one function's environment."""
 
-    def __init__(self, stack: Stack, monkeypatch, base_env: dict):
+class AwsStack:
+    """The deployed stack plus switching the test process to one function's environment."""
+
+    def __init__(self, stack: DeployedStack, monkeypatch, base_env: dict):
         self.stack = stack
         self._monkeypatch = monkeypatch
         self._base_env = base_env
@@ -39,7 +106,8 @@ class AwsStack:
             self._monkeypatch.setenv(name, value)
         self._monkeypatch.setenv("MODEL_CACHE_DIR", self._base_env["MODEL_CACHE_DIR"])
         reset_process_state()
-        module_name, _, attribute = self.stack.properties(logical_id)["Handler"].rpartition(".")
+        handler_path = self.stack.properties(logical_id)["Handler"]
+        module_name, _, attribute = handler_path.rpartition(".")
         module = importlib.import_module(module_name.replace("/", "."))
         handler = getattr(module, attribute)
         handler = getattr(handler, "runs_as_role_of", handler)  # the original, if wrapped before
@@ -48,7 +116,7 @@ class AwsStack:
 
     def _as_role(self, logical_id: str, handler):
         role = self.stack.role_arns[logical_id]
-        credentials = access_control.credentials(role, f"mlnews-test-{logical_id}")
+        credentials = access_control.credentials(role, self.stack.deployment.functions[logical_id])
 
         @functools.wraps(handler)
         def run(event, context):
@@ -57,3 +125,27 @@ class AwsStack:
 
         run.runs_as_role_of = handler
         return run
+
+
+# Transitional, for tests/aws/test_handlers_model_admin.py's `admin` fixture, written when tests created the
+# functions and the state machine one by one: the deployment has them, and its functions run in-process.
+def create_functions(stack: DeployedStack, logical_ids: list[str] | None = None) -> dict[str, str]:
+    """The deployed functions' ARNs."""
+    logical_ids = logical_ids or list(stack.deployment.functions)
+    return {logical: stack.attributes[logical]["Arn"] for logical in logical_ids}
+
+
+def create_role(stack: DeployedStack, logical_id: str, service: str) -> str:
+    """The role the function or state machine runs as (deployed)."""
+    return stack.role_arns[logical_id]
+
+
+def state_machine_definition(stack: DeployedStack, function_arns: dict[str, str]) -> str:
+    """The deployed retraining state machine's definition (DefinitionSubstitutions applied)."""
+    arn = stack.deployment.state_machines["RetrainingStateMachine"]
+    return _session().client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"]
+
+
+def in_process_lambda():
+    """Nothing to do: the aws fixtures run the deployed functions in-process already."""
+    return contextlib.nullcontext()

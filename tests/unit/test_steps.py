@@ -31,7 +31,7 @@ from core.retraining.steps import (
     StepError,
     TrainingResult,
 )
-from tests.support.template_resources import load_template
+from local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((REPO_ROOT / "statemachines" / "retraining.asl.json").read_text())
