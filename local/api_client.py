@@ -8,12 +8,17 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from core.errors import MlNewsError
 from local.waiting import WaitTimeout, wait_until
 
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")  # GET /api/v1/model/train/{job_id} while it runs
 
 
-class ApiError(RuntimeError):
+class ApiError(MlNewsError, RuntimeError):
+    """The local API answered with an unexpected status (message has the request and the answer)."""
+
+    code = "api_error"
+
     def __init__(self, method: str, path: str, status: int, body: object):
         self.status, self.body = status, body
         super().__init__(f"{method} {path} -> HTTP {status}: {json.dumps(body)[:500]}")

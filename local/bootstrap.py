@@ -6,20 +6,24 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data.jsonl import DatasetError, dumps_jsonl, read_jsonl
+from core.data.shared_data import V3_SAMPLE_FILE, shared_data_dir
+from core.errors import MlNewsError
 from local.api_client import ApiClient
 from local.template import REPO_ROOT
 
 DEMO_CORPUS = REPO_ROOT / "local" / "demo_data" / "news_demo.jsonl"
-SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "news_category_v3_sample.jsonl"
+SHARED_SAMPLE = shared_data_dir() / V3_SAMPLE_FILE
 KAGGLE_DATASET = "rmisra/news-category-dataset"
 
 
-class DatasetError(RuntimeError):
-    """No usable dataset (message says what to do)."""
+class BootstrapError(MlNewsError, RuntimeError):
+    """The first model could not be trained (message has the execution's outcome or error)."""
+
+    code = "bootstrap_failed"
 
 
 @dataclass
@@ -60,18 +64,12 @@ def _download() -> Path:
 
 
 def read_records(path: Path) -> list[dict]:
+    """The dataset's records as they are (uploaded unchanged), each checked to have headline and category."""
     records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise DatasetError(f"{path}:{number}: not JSON ({error})") from error
-            if not isinstance(record, dict) or not record.get("headline") or not record.get("category"):
-                raise DatasetError(f"{path}:{number}: a record needs 'headline' and 'category'")
-            records.append(record)
+    for number, record in read_jsonl(path):
+        if not isinstance(record, dict) or not record.get("headline") or not record.get("category"):
+            raise DatasetError(f"{path}:{number}: a record needs 'headline' and 'category'")
+        records.append(record)
     if not records:
         raise DatasetError(f"{path} holds no records")
     return records
@@ -110,13 +108,7 @@ def dataset_location(session) -> tuple[str, str]:
 
 def upload_dataset(session, records: list[dict]) -> str:
     bucket, key = dataset_location(session)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record) + "\n")
-    try:
-        session.emulator.client("s3").upload_file(fh.name, bucket, key)
-    finally:
-        os.unlink(fh.name)
+    session.emulator.client("s3").put_object(Bucket=bucket, Key=key, Body=dumps_jsonl(records))
     return f"s3://{bucket}/{key}"
 
 
@@ -167,6 +159,6 @@ def bootstrap(
     result["training"] = status
     if status["status"] != "SUCCEEDED":
         detail = status.get("outcome") or status.get("error")
-        raise RuntimeError(f"bootstrap training {status['status']}: {json.dumps(detail)[:1200]}")
+        raise BootstrapError(f"bootstrap training {status['status']}: {json.dumps(detail)[:1200]}")
     say(f"first model: {json.dumps(status.get('outcome'))[:300]}")
     return result

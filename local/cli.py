@@ -57,12 +57,13 @@ def _fail(message: str) -> int:
 
 
 def cmd_up(args) -> int:
+    from core.data.jsonl import DatasetError
     from local import bootstrap
     from local.session import LocalConfig, LocalSession
 
     try:
         dataset = bootstrap.choose_dataset(args.data, args.download)
-    except bootstrap.DatasetError as error:
+    except DatasetError as error:
         return _fail(str(error))
     config = LocalConfig(
         port=args.port, state_dir=args.state_dir, tick_seconds=args.tick_seconds, echo_logs=args.echo_logs

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data.jsonl import DatasetError
+from core.errors import MlNewsError
 from local import bootstrap
-from local.api_client import ApiClient, ApiError
+from local.api_client import ApiClient
 from local.session import LocalConfig, LocalSession
 from local.waiting import WaitTimeout, wait_until
 
@@ -40,8 +42,10 @@ class DemoResult:
     error: str | None = None
 
 
-class DemoFailure(RuntimeError):
-    pass
+class DemoFailure(MlNewsError, RuntimeError):
+    """A step of the story did not turn out as it should (message says which and how)."""
+
+    code = "demo_failure"
 
 
 class Story:
@@ -75,7 +79,7 @@ def run_demo(options: DemoOptions | None = None, say=print) -> DemoResult:
     story = Story(out)
     try:
         dataset = bootstrap.choose_dataset(options.data, options.download)
-    except bootstrap.DatasetError as error:
+    except DatasetError as error:
         return DemoResult(False, 0.0, error=str(error))
     config = LocalConfig(port=options.port, max_batching_window=1.0)
     if options.template is not None:
@@ -90,7 +94,7 @@ def run_demo(options: DemoOptions | None = None, say=print) -> DemoResult:
             )
         summary = _story(session, dataset, options, story, out)
         return DemoResult(True, time.perf_counter() - story.started, story.steps, summary)
-    except (DemoFailure, ApiError, TimeoutError, bootstrap.DatasetError, RuntimeError) as error:
+    except (MlNewsError, TimeoutError, RuntimeError) as error:  # the story's failures, told as one line
         return DemoResult(False, time.perf_counter() - story.started, story.steps, error=str(error))
     finally:
         session.stop() if session.deployment is not None else None

@@ -13,12 +13,16 @@ from typing import Any
 
 import yaml
 
+from core.errors import MlNewsError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 
-class DeployError(RuntimeError):
+class DeployError(MlNewsError, RuntimeError):
     """The template could not be deployed into the emulator (message says why)."""
+
+    code = "deploy_error"
 
 
 class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):

@@ -28,6 +28,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import MlNewsError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_FILE = Path(__file__).with_name("training_image.json")
 REQUIREMENTS = REPO_ROOT / "training" / "requirements.txt"
@@ -39,8 +41,10 @@ _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
 allow_fallback = True  # the tests turn it off: a job there must run on the image's Python
 
 
-class ImageError(RuntimeError):
+class ImageError(MlNewsError, RuntimeError):
     """The local training image cannot be built or used (message says why and what to do)."""
+
+    code = "training_image_error"
 
 
 # ---------------------------------------------------------------- the data file

@@ -132,3 +132,15 @@ def test_bad_template_parameters_are_reported():
     sam = template.load_template(FIXTURE)
     with pytest.raises(template.DeployError, match="unknown template parameters: Nope"):
         template.default_parameters(sam, {"Nope": "1"})
+
+
+def test_local_modes_errors_reach_the_user_as_mlnews_errors():
+    """The CLI prints an MlNewsError as one line and exits 2; local mode's own failures are of that family."""
+    from core.errors import MlNewsError
+    from local.api_client import ApiError
+    from local.bootstrap import BootstrapError, DatasetError
+    from local.demo import DemoFailure
+    from local.training_image import ImageError
+
+    for error in (template.DeployError, ApiError, BootstrapError, DatasetError, DemoFailure, ImageError):
+        assert issubclass(error, MlNewsError), error
