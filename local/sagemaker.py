@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.fitting.hyperparameters import decode_hyperparameters
+from core.registry.artifacts import split_s3_uri
 from local import training_image
 from local.cfn import ACCOUNT_ID
 
@@ -236,15 +238,8 @@ def _job_client(service: str, job):
     return _boto(service)
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 def _download_prefix(s3, uri: str, target: Path) -> int:
-    bucket, prefix = _split_s3(uri)
+    bucket, prefix = split_s3_uri(uri)
     target.mkdir(parents=True, exist_ok=True)
     count = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -258,13 +253,6 @@ def _download_prefix(s3, uri: str, target: Path) -> int:
             s3.download_file(bucket, key, str(destination))
             count += 1
     return count
-
-
-def _decode_hyperparameter(value: str) -> Any:
-    try:  # the toolkit's read_hyperparameters: JSON-decode each value, else keep the string
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return value
 
 
 def toolkit_args(hyperparameters: dict[str, Any]) -> list[str]:
@@ -318,7 +306,7 @@ def run_entry_point(job, root: Path, log_path: Path) -> None:
             "RecordWrapperType": channel.get("RecordWrapperType", "None"),
         }
     raw = {key: str(value) for key, value in (job.hyper_parameters or {}).items()}
-    decoded = {key: _decode_hyperparameter(value) for key, value in raw.items()}
+    decoded = decode_hyperparameters(raw)  # as the toolkit's read_hyperparameters
     toolkit = {k: v for k, v in decoded.items() if k in TOOLKIT_HYPERPARAMETERS or k.startswith("sagemaker_")}
     user_hps = {k: v for k, v in decoded.items() if k not in toolkit}
     resource = {
@@ -398,7 +386,7 @@ def run_entry_point(job, root: Path, log_path: Path) -> None:
     if not any(model_dir.iterdir()):
         raise JobFailure("AlgorithmError: the training script wrote nothing to SM_MODEL_DIR")
     artifact_uri = job.model_artifacts["S3ModelArtifacts"]
-    bucket, key = _split_s3(artifact_uri)
+    bucket, key = split_s3_uri(artifact_uri)
     s3.upload_file(str(_pack(model_dir, root / "model.tar.gz")), bucket, key)
     if any((output_dir / "data").iterdir()):
         s3.upload_file(
@@ -448,7 +436,7 @@ def _extract_code(s3, toolkit: dict, code_dir: Path, root: Path) -> str:
         raise JobFailure(
             f"ClientError: sagemaker_submit_directory must be the S3 URI of sourcedir.tar.gz, got {submit!r}"
         )
-    bucket, key = _split_s3(submit)
+    bucket, key = split_s3_uri(submit)
     archive = root / "sourcedir.tar.gz"
     try:
         s3.download_file(bucket, key, str(archive))
