@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint unit bench demo local localstack clean training-wheels training-image training-python
+.PHONY: install test lint bench demo local localstack clean training-wheels training-image training-python
 
 # The Lambda runtime is python3.12: the handler tests also run there. No fallback to another Python, so a
 # 3.12-only failure cannot pass unnoticed; pyenv installs are found when python3.12 is not on PATH.
@@ -106,13 +106,22 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(CHECKOV_VENV)/bin/python tools/checkov_check.py template.yaml
 	$(SAM_OFFLINE) $(SAM_VENV)/bin/sam validate --lint -t template.yaml
 
+# The whole suite with its coverage (the floor is fail_under in pyproject.toml), then the handler tests again
+# on the Lambda runtime's Python.
 test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=term
 	@echo "Handler tests again on the Lambda runtime's Python ($(LAMBDA_PYTHON_VERSION)):"
 	$(LAMBDA_BIN)/python -m pytest -q -p no:cacheprovider $(HANDLER_TESTS)
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit
+# One tier of the suite (docs/DESIGN.md says which code each covers), without lint or coverage:
+# test-unit (pure), test-aws (handlers and core against moto), test-local (state machine, training jobs,
+# local mode), test-packaging (template, images, programs as processes), test-e2e (the demo story).
+TEST_TIERS := unit aws local packaging e2e
+.PHONY: $(addprefix test-,$(TEST_TIERS))
+test-unit test-aws: $(STAMP)
+test-local test-packaging test-e2e: $(STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
+$(addprefix test-,$(TEST_TIERS)):
+	$(BIN)/python -m pytest -q tests/$(@:test-%=%)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
@@ -130,7 +139,7 @@ localstack:
 	@echo "LocalStack is starting; deploy with: samlocal build && samlocal deploy --guided (docs/local-mode.md)"
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(SAM_VENV) $(TRAINING_VENV) $(TRAINING_WHEELS) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) $(CHECKOV_VENV) $(SAM_VENV) $(TRAINING_VENV) $(TRAINING_WHEELS) $(AWS_TOOLS)/node_modules .pytest_cache .ruff_cache build *.egg-info .coverage htmlcov
 
 # ---------------------------------------------------------------- Lambda packages (`sam build`)
 # Every function in template.yaml has `Metadata: BuildMethod: makefile`, so `sam build` runs build-<LogicalId>
