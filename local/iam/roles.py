@@ -51,7 +51,7 @@ def managed_policy(arn: str) -> dict:
 def translated(sam: dict, parameters: dict[str, str]) -> dict:
     """samtranslator's CloudFormation for `sam`, with local code paths stood in by S3 locations as
     `sam package` would leave them (nothing is uploaded; only the roles and resources are read)."""
-    from local.stack import translate
+    from local.translation import translate
 
     sam = copy.deepcopy(sam)
     for section in (sam.get("Globals") or {}).values():

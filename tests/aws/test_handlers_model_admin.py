@@ -7,29 +7,17 @@ import boto3
 import pytest
 
 from tests.support.api_events import api_event, call
-from tests.support.aws_stack import create_functions, create_role, in_process_lambda, state_machine_definition
 from tests.support.records import make_records
 
 
 @pytest.fixture
-def admin(aws, monkeypatch):
-    """ModelAdminFunction with its state machine (moto's recording backend: executions stay RUNNING) and
-    the evaluation function it invokes asynchronously (run in-process)."""
+def admin(aws):
+    """ModelAdminFunction of the deployed stack; its state machine is in moto's recording backend (executions
+    stay RUNNING) and the evaluation function it invokes asynchronously runs in-process."""
     import handlers.api_model_admin as module
 
-    arns = create_functions(
-        aws.stack, ["EvaluateModelFunction", "PrepareDataFunction", "RecordOutcomeFunction"]
-    )
-    sfn = boto3.client("stepfunctions")
-    role = create_role(aws.stack, "RetrainingStateMachine", "states.amazonaws.com")
-    name = aws.stack.resolve(aws.stack.properties("RetrainingStateMachine")["Name"])
-    arn = sfn.create_state_machine(
-        name=name, roleArn=role, definition=state_machine_definition(aws.stack, arns)
-    )["stateMachineArn"]
-    aws.stack.attributes["RetrainingStateMachine"] = {"Ref": arn, "Name": name, "Arn": arn}
     aws.use_function_env("ModelAdminFunction")
-    with in_process_lambda():
-        yield module
+    return module
 
 
 def test_versions_deploy_and_rollback(admin, registry, good_model_dir, weak_model_dir):

@@ -110,9 +110,10 @@ def test_bad_step_input_fails_naming_the_field_before_any_work(aws, load_event, 
     assert registry.list_versions() == []  # refused before registering anything
 
 
-def test_retrain_check_needs_its_state_machine(aws, load_event):
+def test_retrain_check_needs_its_state_machine(aws, load_event, monkeypatch):
     import handlers.retrain_check as module
 
     aws.use_function_env("RetrainCheckFunction")
+    monkeypatch.delenv("STATE_MACHINE_ARN")  # deployed without it
     with pytest.raises(Exception, match="STATE_MACHINE_ARN"):
         module.lambda_handler(load_event("schedule_retrain_check.json"), LambdaContext())

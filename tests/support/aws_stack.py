@@ -7,7 +7,6 @@ the deployer, so one costs a few tenths of a second.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 from dataclasses import dataclass
@@ -125,27 +124,3 @@ class AwsStack:
 
         run.runs_as_role_of = handler
         return run
-
-
-# Transitional, for tests/aws/test_handlers_model_admin.py's `admin` fixture, written when tests created the
-# functions and the state machine one by one: the deployment has them, and its functions run in-process.
-def create_functions(stack: DeployedStack, logical_ids: list[str] | None = None) -> dict[str, str]:
-    """The deployed functions' ARNs."""
-    logical_ids = logical_ids or list(stack.deployment.functions)
-    return {logical: stack.attributes[logical]["Arn"] for logical in logical_ids}
-
-
-def create_role(stack: DeployedStack, logical_id: str, service: str) -> str:
-    """The role the function or state machine runs as (deployed)."""
-    return stack.role_arns[logical_id]
-
-
-def state_machine_definition(stack: DeployedStack, function_arns: dict[str, str]) -> str:
-    """The deployed retraining state machine's definition (DefinitionSubstitutions applied)."""
-    arn = stack.deployment.state_machines["RetrainingStateMachine"]
-    return _session().client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"]
-
-
-def in_process_lambda():
-    """Nothing to do: the aws fixtures run the deployed functions in-process already."""
-    return contextlib.nullcontext()

@@ -4,13 +4,11 @@ import threading
 import time
 
 from local.background_loop import BackgroundLoop
+from local.waiting import wait_until
 
 
 def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
+    return wait_until(condition, bool, timeout=timeout, interval=0.01)
 
 
 def test_busy_steps_repeat_at_once_idle_steps_pause_and_failures_do_not_end_the_loop():
