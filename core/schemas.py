@@ -174,6 +174,7 @@ class EvaluationAccepted(BaseModel):
     evaluation_id: str
     version: str
     status: str
+    created_at: str | None = None
 
 
 class EvaluationResult(BaseModel):

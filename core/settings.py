@@ -1,7 +1,9 @@
-"""Runtime configuration: environment variables parsed into one validated model.
+"""Runtime configuration: environment variables parsed into one validated model, its defaults the only ones.
 
-Every Lambda function and the CLI read configuration through `get_settings()`, so a missing or malformed
-variable fails loudly at cold start with the variable's name instead of deep inside a request.
+Every Lambda function and the CLI read configuration through `get_settings()`. Each handler declares, at
+import, the settings its function cannot work without (`function_settings`), so a missing or malformed
+variable fails the cold start with the variable's name instead of the first request. The template's
+parameter defaults mirror the defaults here (tests/packaging/test_template.py keeps them equal).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import MlNewsError
+from core.schemas import MAX_BATCH_ITEMS
 
 # Value shapes the settings share (validated when parsed from the environment).
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]  # accuracies, F1 drops, margins
@@ -57,7 +60,8 @@ class Settings(BaseModel):
     # serving
     model_refresh_seconds: NonNegative = 60
     prediction_cache_size: NonNegative = 2048
-    max_batch_size: int = Field(100, ge=1, le=1000)
+    # at most what the API schema lets through: a larger MAX_BATCH_SIZE could never take effect
+    max_batch_size: int = Field(MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
     model_cache_dir: str = "/tmp/mlnews-models"
     record_prediction_counts: bool = True
     prediction_id_max_age_days: AtLeastOne = 30
@@ -144,3 +148,12 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the parsed settings (tests and local mode change the environment between runs)."""
     get_settings.cache_clear()
+
+
+def function_settings(*required: str) -> Settings:
+    """The settings of this function, parsed and checked now: called at a handler module's import (the
+    Lambda cold start) with the settings the function needs, so a missing or malformed variable fails there,
+    naming it, not at the first request."""
+    settings = get_settings()
+    settings.require(*required)
+    return settings

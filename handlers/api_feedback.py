@@ -9,7 +9,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from core.feedback import counters, intake
 from core.registry.active_model import ActiveModelLookup
 from core.schemas import FeedbackAccepted, FeedbackRequest, FeedbackStats
-from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id, logger, metrics, tracer
+from core.settings import function_settings
+from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings(
+    "models_table",
+    "artifacts_bucket",
+    "stats_table",
+    "prediction_secret_arn",
+    "feedback_queue_url",
+)
 
 app = build_app()
 active_model = ActiveModelLookup()  # one per container: re-read at most once a minute

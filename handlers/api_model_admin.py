@@ -22,7 +22,18 @@ from core.schemas import (
     TrainRequest,
     TrainStatus,
 )
-from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id, logger, metrics, tracer
+from core.settings import function_settings
+from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings(
+    "models_table",
+    "artifacts_bucket",
+    "stats_table",
+    "state_machine_arn",
+    "evaluate_function_name",
+)
 
 app = build_app()
 

@@ -16,8 +16,12 @@ from core.schemas import (
 )
 from core.serving.model_cache import ActiveModelCache
 from core.serving.predictions import predict
-from core.settings import get_settings
-from handlers.http_api import CORRELATION_ID_PATH, build_app, logger, metrics, tracer
+from core.settings import function_settings, get_settings
+from handlers.http_api import CORRELATION_ID_PATH, build_app
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings("models_table", "artifacts_bucket", "prediction_secret_arn")
 
 app = build_app()
 model_cache = ActiveModelCache()  # one per container: the model survives across invocations

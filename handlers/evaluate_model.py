@@ -11,7 +11,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from core.retraining import evaluate, evaluations
 from core.retraining.steps import EvaluateCandidateStep, EvaluateModelEvent, EvaluateVersionRequest
-from handlers.http_api import logger, metrics, tracer
+from core.settings import function_settings
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings("models_table", "artifacts_bucket", "data_bucket", "feedback_table")
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
@@ -21,7 +25,10 @@ from handlers.http_api import logger, metrics, tracer
 def lambda_handler(request: EvaluateCandidateStep | EvaluateVersionRequest, context) -> dict:
     if isinstance(request, EvaluateVersionRequest):
         return evaluations.evaluate_version(
-            request.evaluation_id, request.version, feedback_days=request.feedback_days
+            request.evaluation_id,
+            request.version,
+            feedback_days=request.feedback_days,
+            created_at=request.created_at,
         )
     result = evaluate.evaluate_candidate(request.prepared, request.training)
     metrics.add_metric(

@@ -13,7 +13,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from core.errors import InvalidInput
 from core.feedback import messages, storage
-from handlers.http_api import logger, metrics, tracer
+from core.settings import function_settings
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings("feedback_table", "stats_table", "prediction_secret_arn")
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

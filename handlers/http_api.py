@@ -1,4 +1,4 @@
-"""What every HTTP handler shares: Powertools instances, the resolver with validation, CORS, JSON errors.
+"""What every HTTP handler shares: the resolver with validation, CORS, correlation ids, JSON errors.
 
 Errors are always JSON `{"error", "message", "details"}`: 422 for a body that fails validation, 400/404/409
 for domain errors, 503 when no model is deployed, 500 (without internals) for anything unexpected.
@@ -6,16 +6,15 @@ for domain errors, 503 when no model is deployed, 500 (without internals) for an
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from core.errors import Conflict, DomainError, InvalidInput, NoActiveModel, NotFound
 from core.schemas import ErrorResponse
+from handlers.observability import logger
 
 CORRELATION_HEADER = "X-Correlation-ID"
 # Logger correlation id: the caller's header when present, else API Gateway's request id.
@@ -23,10 +22,6 @@ CORRELATION_ID_PATH = 'headers."X-Correlation-ID" || headers."x-correlation-id" 
 _SAFE_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409, NoActiveModel: 503}
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-metrics.set_default_dimensions(environment=os.environ.get("ENVIRONMENT", "dev"))
 
 
 def error_response(status: int, error: str, message: str, details=None) -> Response:

@@ -6,7 +6,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from core.retraining import prepare
 from core.retraining.steps import PrepareDataStep
-from handlers.http_api import logger, tracer
+from core.settings import function_settings
+from handlers.observability import logger, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings("data_bucket", "artifacts_bucket", "feedback_table", "stats_table")
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)

@@ -7,7 +7,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from core.retraining import check
 from core.retraining.steps import ScheduledCheck
-from handlers.http_api import logger, metrics, tracer
+from core.settings import function_settings
+from handlers.observability import logger, metrics, tracer
+
+# What this function cannot work without, checked at its cold start.
+function_settings("models_table", "artifacts_bucket", "stats_table", "state_machine_arn")
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

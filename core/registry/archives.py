@@ -6,9 +6,11 @@ serving bundle), optionally `metrics.json`; a training job's archive may or may 
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import InvalidInput
@@ -47,14 +49,24 @@ def read_metrics(model_dir: Path) -> dict:
     return metrics
 
 
+def tar_gz(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """A .tar.gz of (name, bytes) entries, sorted and without timestamps: the same entries, the same bytes."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name, data in sorted(entries):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def tar_directory(directory: Path) -> bytes:
     """A .tar.gz of every file below `directory`, named relative to it."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                tar.add(path, arcname=str(path.relative_to(directory)))
-    return buffer.getvalue()
+    return tar_gz(
+        (path.relative_to(directory).as_posix(), path.read_bytes())
+        for path in directory.rglob("*")
+        if path.is_file()
+    )
 
 
 def extract_archive(archive: Path, target: Path) -> None:

@@ -52,6 +52,7 @@ def request_evaluation(
         version=version,
         feedback_days=feedback_days,
         correlation_id=correlation_id,
+        created_at=record["created_at"],
     )
     aws_clients.client("lambda").invoke(
         FunctionName=settings.evaluate_function_name,
@@ -92,15 +93,21 @@ def get_evaluation(evaluation_id: str, settings: Settings | None = None) -> dict
 
 
 def evaluate_version(
-    evaluation_id: str, version: str, *, feedback_days: int | None = None, settings: Settings | None = None
+    evaluation_id: str,
+    version: str,
+    *,
+    feedback_days: int | None = None,
+    created_at: str | None = None,
+    settings: Settings | None = None,
 ) -> dict:
-    """Asynchronous evaluation run: records completed metrics or the failure in the evaluation record."""
+    """Asynchronous evaluation run: records completed metrics or the failure in the evaluation record, which
+    keeps the time it was requested (`created_at`)."""
     settings = settings or get_settings()
     record = {
         "evaluation_id": evaluation_id,
         "version": version,
         "status": "running",
-        "created_at": utc_now(),
+        "created_at": created_at or utc_now(),
     }
     _put_evaluation(settings, record)
     try:

@@ -69,6 +69,10 @@ def population_stability_index(
 
 
 # ---------------------------------------------------------------- policies from settings
+def _default(setting: str):
+    return Settings.model_fields[setting].default
+
+
 @dataclass(frozen=True)
 class _Policy:
     """Thresholds that are settings: field `x` of a policy is setting `<SETTINGS_PREFIX>x`."""
@@ -85,11 +89,12 @@ class _Policy:
 class PromotionPolicy(_Policy):
     SETTINGS_PREFIX: ClassVar[str] = "promotion_"
 
-    min_improvement: float = 0.0
-    alpha: float = 0.05
-    max_class_f1_drop: float = 0.10
-    min_class_support: int = 5
-    accuracy_floor: float = 0.5
+    # defaults: the settings' (core/settings.py holds every default once)
+    min_improvement: float = _default("promotion_min_improvement")
+    alpha: float = _default("promotion_alpha")
+    max_class_f1_drop: float = _default("promotion_max_class_f1_drop")
+    min_class_support: int = _default("promotion_min_class_support")
+    accuracy_floor: float = _default("promotion_accuracy_floor")
 
 
 def class_f1_regressions(
@@ -178,13 +183,13 @@ def promotion_decision(
 class RetrainPolicy(_Policy):
     SETTINGS_PREFIX: ClassVar[str] = "retrain_"
 
-    accuracy_threshold: float = 0.65
-    min_live_samples: int = 50
-    min_new_feedback: int = 500
-    drift_threshold: float = 0.15
-    min_drift_samples: int = 200
-    max_model_age_days: float = 30.0
-    cooldown_hours: float = 12.0
+    accuracy_threshold: float = _default("retrain_accuracy_threshold")
+    min_live_samples: int = _default("retrain_min_live_samples")
+    min_new_feedback: int = _default("retrain_min_new_feedback")
+    drift_threshold: float = _default("retrain_drift_threshold")
+    min_drift_samples: int = _default("retrain_min_drift_samples")
+    max_model_age_days: float = _default("retrain_max_model_age_days")
+    cooldown_hours: float = _default("retrain_cooldown_hours")
 
 
 @dataclass

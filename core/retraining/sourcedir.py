@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import re
-import tarfile
-from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import InvalidInput
+from core.registry.archives import tar_gz
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the package root: core/, training/, training-wheels/
 
@@ -55,12 +52,3 @@ def build_sourcedir(root: Path = _PACKAGE_ROOT) -> tuple[bytes, str]:
     return payload, hashlib.sha256(payload).hexdigest()
 
 
-def tar_gz(entries: Iterable[tuple[str, bytes]]) -> bytes:
-    """A .tar.gz of (name, bytes) entries, sorted and without timestamps: the same entries, the same bytes."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for name, data in sorted(entries):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

@@ -181,6 +181,7 @@ class EvaluateVersionRequest(_Contract):
     version: str
     feedback_days: int | None = Field(None, ge=1)
     correlation_id: str | None = None
+    created_at: str | None = None  # when it was requested: the record keeps it through the run
 
 
 class ScheduledCheck(BaseModel):

@@ -134,6 +134,7 @@ def test_evaluation_runs_asynchronously_and_reports_metrics(admin, aws, active_m
         ),
     )
     assert status == 200 and result["status"] == "completed", result
+    assert result["created_at"] == body["created_at"]  # the run keeps when it was requested
     assert result["golden"]["n"] == 20 and result["golden"]["accuracy"] >= 0.9
     assert result["feedback"] == {"n": 0}
 

@@ -9,8 +9,9 @@ import tarfile
 
 import pytest
 
+from core.registry.archives import tar_gz
 from core.registry.versions import ModelRegistry
-from core.retraining.sourcedir import build_sourcedir, tar_gz
+from core.retraining.sourcedir import build_sourcedir
 from core.retraining.status import execution_status
 from local.iam.enforcement import expected_denials
 from tests.support.handler_calls import call_handler

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.retraining.sourcedir import tar_gz
+from core.registry.archives import tar_gz
 from local import sagemaker, training_image
 from local.template import REPO_ROOT
 from tests.support.handler_calls import REGION

@@ -15,6 +15,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_ONLY = ("core.fitting",)  # scikit-learn by design
 BLOCKED = ("sklearn", "scipy", "joblib")
+# Stand-ins for every resource a function can be given: handlers check theirs at import; nothing calls AWS.
+RESOURCE_NAMES = {
+    **dict.fromkeys(
+        ("MODELS_TABLE", "FEEDBACK_TABLE", "STATS_TABLE", "ARTIFACTS_BUCKET", "DATA_BUCKET"), "x"
+    ),
+    **dict.fromkeys(
+        ("FEEDBACK_QUEUE_URL", "PREDICTION_SECRET_ARN", "EVENT_BUS_NAME", "EVALUATE_FUNCTION_NAME"), "x"
+    ),
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+}
 
 # Runs in a fresh interpreter: imports each module with a finder that refuses the blocked packages and
 # reports which project module asked for one (the innermost frame of core/ or handlers/ code).
@@ -72,9 +82,14 @@ print(json.dumps(report))
 def test_the_serving_side_imports_without_scikit_learn_scipy_or_joblib():
     control = "core.fitting.classifier"  # imports scikit-learn on purpose: proves the check can fail
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    env.update(RESOURCE_NAMES)  # handlers check at import that their function's resources are configured
     result = subprocess.run(
         [sys.executable, "-c", _SCRIPT, json.dumps([BLOCKED, TRAINING_ONLY, control])],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -85,7 +100,14 @@ def test_the_serving_side_imports_without_scikit_learn_scipy_or_joblib():
     checked = set(report["checked"])
     handlers = {f"handlers.{p.stem}" for p in (REPO_ROOT / "handlers").glob("*.py") if p.stem != "__init__"}
     assert handlers <= checked
-    assert {"handlers.api_predict", "core.model.bundle", "core.serving.predictions", "core.feedback.intake",
-            "core.registry.versions", "core.retraining.prepare", "core.data.splits"} <= checked
+    assert {
+        "handlers.api_predict",
+        "core.model.bundle",
+        "core.serving.predictions",
+        "core.feedback.intake",
+        "core.registry.versions",
+        "core.retraining.prepare",
+        "core.data.splits",
+    } <= checked
     assert not any(name.startswith("core.fitting") for name in checked)
     assert report["control"].split(" ")[0] in BLOCKED and f"imported by {control} (" in report["control"]
