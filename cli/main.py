@@ -306,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     smoke.add_parser(sub)
 
+    from cost import report as cost_report
+
+    cost = sub.add_parser(
+        "cost",
+        parents=[cost_report.parser()],
+        add_help=False,
+        help="monthly cost of the stack at 1k-1M predictions/day, from dated prices and measured figures",
+    )
+    cost.set_defaults(func=cost_report.run)
+
     from local import cli as local_cli
 
     local_cli.add_local_parser(sub)

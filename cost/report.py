@@ -410,7 +410,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the bill for parsed `parser()` arguments (and write the plot); `mlnews cost` calls this."""
     result = build(args)
     if args.plot:
         result["plot"] = str(write_plot(args, args.plot))
