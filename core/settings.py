@@ -64,6 +64,8 @@ class Settings(BaseModel):
     max_batch_size: int = Field(MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
     model_cache_dir: str = "/tmp/mlnews-models"
     record_prediction_counts: bool = True
+    # custom metrics that repeat free AWS ones (API Gateway, Lambda, SQS): off unless asked for (cost)
+    detailed_metrics: bool = False
     prediction_id_max_age_days: AtLeastOne = 30
 
     # training job

@@ -101,11 +101,15 @@ class TemplateFacts:
         return schedule_runs_per_month(expression or self.retrain_schedule)
 
 
-def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
-    """Parameter references replaced by their defaults (the deployment the model prices)."""
-    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
-        return parameters[value["Ref"]]
-    return value
+def _resolve(value: Any, parameters: dict[str, Any], conditions: dict | None = None) -> Any:
+    """Parameter references and conditions evaluated at the parameters' defaults (the deployment the model
+    prices); a value that names a resource stays as it is."""
+    from local.cfn import UnresolvedReference, Values, resolve
+
+    try:
+        return resolve(value, Values(region="us-east-1", parameters=parameters, conditions=conditions or {}))
+    except UnresolvedReference:
+        return value
 
 
 def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> TemplateFacts:
@@ -115,8 +119,18 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
     globals_api = ((template.get("Globals") or {}).get("Api")) or {}
     resources = template.get("Resources") or {}
 
+    conditions = template.get("Conditions") or {}
+
+    def deployed(resource: dict) -> bool:  # a resource whose Condition is false by default is not created
+        name = resource.get("Condition")
+        return name is None or bool(_resolve({"Condition": name}, parameters, conditions))
+
     def of_type(kind: str) -> dict[str, dict]:
-        return {k: (v.get("Properties") or {}) for k, v in resources.items() if v.get("Type") == kind}
+        return {
+            k: (v.get("Properties") or {})
+            for k, v in resources.items()
+            if v.get("Type") == kind and deployed(v)
+        }
 
     functions = {}
     for logical_id, props in of_type("AWS::Serverless::Function").items():
@@ -188,7 +202,9 @@ def read_template(path: Path = TEMPLATE, asl_root: Path | None = None) -> Templa
         training_max_runtime_s=int(parameters.get("TrainingMaxRuntimeSeconds") or 0),
         training_volume_gb=10,
         api_kind="REST" if apis else ("HTTP" if http_apis else "none"),
-        api_detailed_metrics=any(bool(s.get("MetricsEnabled")) for s in method_settings),
+        api_detailed_metrics=any(
+            bool(_resolve(s.get("MetricsEnabled"), parameters, conditions)) for s in method_settings
+        ),
         api_tracing=bool(api.get("TracingEnabled")),
         api_access_log_format=" ".join(access_log.split()) if isinstance(access_log, str) else None,
         tables=sorted(tables),

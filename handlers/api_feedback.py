@@ -11,7 +11,7 @@ from core.registry.active_model import ActiveModelLookup
 from core.schemas import FeedbackAccepted, FeedbackRequest, FeedbackStats
 from core.settings import function_settings
 from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id
-from handlers.observability import logger, metrics, tracer
+from handlers.observability import add_detailed_metric, logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
 function_settings(
@@ -34,7 +34,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
         known_categories=active_model.known_categories(),
         correlation_id=correlation_id(app),
     )
-    metrics.add_metric(name="FeedbackAccepted", unit=MetricUnit.Count, value=1)
+    add_detailed_metric(name="FeedbackAccepted", unit=MetricUnit.Count, value=1)
     accepted = FeedbackAccepted(
         prediction_id=body.prediction_id, message_id=queued["message_id"], correlation_id=correlation_id(app)
     )

@@ -18,7 +18,7 @@ from core.serving.model_cache import ActiveModelCache
 from core.serving.predictions import predict
 from core.settings import function_settings, get_settings
 from handlers.http_api import CORRELATION_ID_PATH, build_app
-from handlers.observability import logger, metrics, tracer
+from handlers.observability import add_detailed_metric, detailed_metrics, logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
 function_settings("models_table", "artifacts_bucket", "prediction_secret_arn")
@@ -46,8 +46,8 @@ def health() -> HealthResponse:
 def _serve(items: list[dict], top_k: int) -> tuple[str, list[dict]]:
     started = time.perf_counter()
     version, results = predict(items, top_k, model_cache)
-    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(results))
-    metrics.add_metric(
+    add_detailed_metric(name="Predictions", unit=MetricUnit.Count, value=len(results))
+    add_detailed_metric(
         name="PredictionLatency",
         unit=MetricUnit.Milliseconds,
         value=round((time.perf_counter() - started) * 1000, 3),
@@ -73,6 +73,6 @@ def predict_batch(body: Annotated[BatchPredictRequest, Body()]) -> BatchPredictR
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics(capture_cold_start_metric=detailed_metrics())
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -25,6 +25,8 @@ def lambda_handler(event: ScheduledCheck, context) -> dict:
     signals = result["signals"]
     if signals.get("live_accuracy") is not None:
         metrics.add_metric(name="ModelAccuracy", unit=MetricUnit.NoUnit, value=signals["live_accuracy"])
+        # a property, not a dimension: the dashboard groups by it in Logs Insights at no metric cost
+        metrics.add_metadata(key="model_version", value=signals.get("active_version") or "")
     if signals.get("drift_tvd") is not None:
         metrics.add_metric(name="PredictionDrift", unit=MetricUnit.NoUnit, value=signals["drift_tvd"])
     metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1 if result["execution"] else 0)

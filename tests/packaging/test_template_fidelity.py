@@ -279,3 +279,76 @@ def test_failed_async_evaluations_are_kept_and_alarmed():
     assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
     alarm = template["Resources"]["EvaluationFailuresAlarm"]["Properties"]
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EvaluationFailureQueue", "QueueName"]}
+
+
+def _emitted_metric_names() -> set[str]:
+    """The custom metrics the handlers emit: add_metric/add_detailed_metric names (both branches of a
+    conditional; `Retraining{status}` for every outcome status the steps declare), Powertools' ColdStart."""
+    import ast
+    import typing
+
+    from core.retraining import steps
+
+    statuses = {
+        typing.get_args(model.model_fields["status"].annotation)[0]
+        for model in (steps.Deployed, steps.Rejected, steps.Failed)
+    }
+    names: set[str] = set()
+    for path in (REPO_ROOT / "handlers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            if called == "log_metrics" or (called is None and "log_metrics" in ast.dump(node)):
+                if any(k.arg == "capture_cold_start_metric" for k in node.keywords):
+                    names.add("ColdStart")
+            if called not in ("add_metric", "add_detailed_metric"):
+                continue
+            (value,) = [k.value for k in node.keywords if k.arg == "name"]
+            if isinstance(value, ast.Name) and path.name == "observability.py":
+                continue  # add_detailed_metric passes its callers' names on
+            if isinstance(value, ast.Constant):
+                names.add(value.value)
+            elif isinstance(value, ast.IfExp):
+                names |= {value.body.value, value.orelse.value}
+            elif isinstance(value, ast.JoinedStr) and ast.unparse(value).startswith("f'Retraining"):
+                names |= {f"Retraining{status.capitalize()}" for status in statuses}
+            else:
+                raise AssertionError(f"{path.name}: cannot read the metric name {ast.unparse(value)}")
+    return names
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits():
+    from local.cfn import Values, resolve
+
+    sam = _sam()
+    dashboard = sam["Resources"]["PipelineDashboard"]
+    assert dashboard["Condition"] == "CreateDashboard"
+    stand_ins = {
+        logical: {"Ref": f"{logical}-ref", "Arn": f"{logical}-arn", "QueueName": f"{logical}-queue"}
+        for logical in sam["Resources"]
+    }
+    values = Values(region=REGION, parameters=default_parameters(sam), attributes=stand_ins)
+    body = json.loads(resolve(dashboard["Properties"]["DashboardBody"], values))
+    shown, namespace = set(), None
+    for widget in body["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            namespace = metric[0] if metric[0] != "." else namespace
+            if namespace == "MLNews":
+                shown.add(metric[1])
+    emitted = _emitted_metric_names()
+    assert shown and shown <= emitted, sorted(shown - emitted)
+    assert {"ModelAccuracy", "FeedbackStored", "RetrainingDeployed", "RetrainingFailed"} <= shown
+    # live accuracy by version reads the retrain check's log, where the version rides as a property
+    (query,) = [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
+    assert "RetrainCheckFunction" in query and "by model_version" in query
+    assert 'add_metadata(key="model_version"' in (REPO_ROOT / "handlers" / "retrain_check.py").read_text()
+
+
+def test_detailed_metrics_are_off_by_default_and_switch_api_and_custom_metrics_together():
+    sam = _sam()
+    assert sam["Parameters"]["DetailedMetrics"]["Default"] == "false"
+    (settings,) = sam["Resources"]["Api"]["Properties"]["MethodSettings"]
+    assert settings["MetricsEnabled"] == {"Fn::If": ["UseDetailedMetrics", True, False]}
+    variables = sam["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["DETAILED_METRICS"] == {"Ref": "DetailedMetrics"}

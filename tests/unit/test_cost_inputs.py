@@ -38,7 +38,8 @@ def test_schedule_retention_training_and_api(facts):
     assert facts.training_instance_type == "ml.m5.large"
     assert facts.training_max_runtime_s == 3600
     assert facts.training_volume_gb == 10
-    assert facts.api_kind == "REST" and facts.api_detailed_metrics and facts.api_tracing
+    # per-method metrics follow the DetailedMetrics parameter, off by default (cost)
+    assert facts.api_kind == "REST" and not facts.api_detailed_metrics and facts.api_tracing
     assert facts.kms_keys == 1 and facts.kms_rotation and facts.secrets == 1
     assert facts.buckets_with_bucket_key == ["ArtifactsBucket", "DataBucket"]
     assert set(facts.queues.values()) == {300}
