@@ -41,6 +41,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def version_number(version: str) -> int:
+    """v0007 -> 7: versions order by number (as strings, v10000 would sort before v9999)."""
+    return int(version[1:])
+
+
 class ModelRegistry:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
@@ -75,7 +80,7 @@ class ModelRegistry:
             for item in page["Items"]
             if item["version"]["S"].startswith("v")
         ]
-        return sorted(items, key=lambda item: item["version"], reverse=True)
+        return sorted(items, key=lambda item: version_number(item["version"]), reverse=True)
 
     def active_pointer(self) -> dict | None:
         item = self._table.get_item(Key={"version": ACTIVE_KEY}, ConsistentRead=True).get("Item")

@@ -198,3 +198,16 @@ def test_active_model_lookup_caches_the_active_version_and_its_categories(
     registry.activate(registry.register_model_dir(weak_model_dir)["version"])
     assert lookup.version() == v1
     assert ActiveModelLookup(max_age=0).version() == "v0002"  # max_age 0: read every time
+
+
+def test_versions_past_v9999_still_list_newest_first(registry, good_model_dir, aws):
+    """Version ids are numbers with a prefix: as strings, v10000 would sort before v9999."""
+    import boto3
+
+    boto3.client("dynamodb").put_item(
+        TableName=aws.name("ModelsTable"), Item={"version": {"S": "SEQUENCE"}, "next_value": {"N": "9998"}}
+    )
+    first = registry.register_model_dir(good_model_dir)["version"]
+    second = registry.register_model_dir(good_model_dir)["version"]
+    assert (first, second) == ("v9999", "v10000")
+    assert [item["version"] for item in registry.list_versions()] == ["v10000", "v9999"]
