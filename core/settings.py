@@ -87,6 +87,8 @@ class Settings(BaseModel):
     retrain_min_drift_samples: AtLeastOne = 200
     retrain_max_model_age_days: float = Field(30.0, gt=0.0)
     retrain_cooldown_hours: float = Field(12.0, ge=0.0)
+    # after k candidates in a row were rejected, wait cooldown x 2^k (up to this) unless new feedback arrived
+    retrain_backoff_max_hours: float = Field(168.0, ge=0.0)
 
     @property
     def retraining_lock_seconds(self) -> int:

@@ -52,6 +52,7 @@ def measure_signals(settings: Settings, now: datetime | None = None) -> RetrainS
         created = parse_time(active.get("created_at"))
         if created:
             signals.model_age_days = round((now - created).total_seconds() / 86400, 3)
+    signals.rejected_in_a_row = rejected_in_a_row(registry.list_versions())
     executions = list_executions(settings, limit=20)
     running = [item for item in executions if item["status"] == "RUNNING"]
     signals.running_execution = running[0]["name"] if running else None
@@ -59,6 +60,16 @@ def measure_signals(settings: Settings, now: datetime | None = None) -> RetrainS
         started = parse_time(executions[0]["startDate"])
         signals.hours_since_last_run = round((now - started).total_seconds() / 3600, 3)
     return signals
+
+
+def rejected_in_a_row(versions: list[dict]) -> int:
+    """How many of the newest versions (newest first) are rejected candidates, up to the first that is not."""
+    count = 0
+    for item in versions:
+        if item.get("status") != "rejected":
+            break
+        count += 1
+    return count
 
 
 def run_retrain_check(

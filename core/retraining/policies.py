@@ -190,6 +190,7 @@ class RetrainPolicy(_Policy):
     min_drift_samples: int = _default("retrain_min_drift_samples")
     max_model_age_days: float = _default("retrain_max_model_age_days")
     cooldown_hours: float = _default("retrain_cooldown_hours")
+    backoff_max_hours: float = _default("retrain_backoff_max_hours")
 
 
 @dataclass
@@ -206,6 +207,7 @@ class RetrainSignals:
     model_age_days: float | None = None
     hours_since_last_run: float | None = None
     running_execution: str | None = None
+    rejected_in_a_row: int = 0  # candidates rejected since the active model was registered, newest first
 
 
 def retrain_decision(signals: RetrainSignals, policy: RetrainPolicy, *, force: bool = False) -> dict:
@@ -252,6 +254,18 @@ def retrain_decision(signals: RetrainSignals, policy: RetrainPolicy, *, force: b
             f"cool-down: last retraining started {signals.hours_since_last_run:.1f} h ago "
             f"(< {policy.cooldown_hours} h)"
         )
+    # Retraining storms: a signal that stays high (age, drift, low accuracy) would start a run every cool-down
+    # though each candidate is rejected. After k rejections in a row the wait doubles each time, until the
+    # data changes (the new-feedback trigger) or an operator forces a run.
+    new_data = signals.new_feedback >= policy.min_new_feedback
+    if triggers and signals.rejected_in_a_row and not new_data and not force:
+        backoff = min(policy.cooldown_hours * 2**signals.rejected_in_a_row, policy.backoff_max_hours)
+        if signals.hours_since_last_run is not None and signals.hours_since_last_run < backoff:
+            blocked_by.append(
+                f"backing off: the last {signals.rejected_in_a_row} candidate(s) for these signals were "
+                f"rejected and no new feedback arrived; last run {signals.hours_since_last_run:.1f} h ago "
+                f"(< {backoff:g} h)"
+            )
     retrain = bool(triggers) and not blocked_by
     reasons = (triggers or ["no retraining signal crossed its threshold"]) + blocked_by
     return {"retrain": retrain, "reasons": reasons, "blocked_by": blocked_by, "signals": asdict(signals)}

@@ -148,6 +148,7 @@ RETRAIN = RetrainPolicy(
     min_drift_samples=100,
     max_model_age_days=30,
     cooldown_hours=12,
+    backoff_max_hours=168,
 )
 
 
@@ -203,6 +204,35 @@ def test_thin_evidence_does_not_trigger():
         hours_since_last_run=100,
     )
     assert retrain_decision(signals, RETRAIN)["retrain"] is False
+
+
+def test_rejections_for_the_same_signals_back_off_until_new_feedback_arrives():
+    """A model that stays old (or drifted, or inaccurate) while every candidate is rejected must not start a
+    SageMaker job every cool-down: the wait doubles per rejection in a row, capped, and new data resets it."""
+    old_model = dict(active_version="v0001", model_age_days=45, new_feedback=10, hours_since_last_run=30)
+    assert retrain_decision(RetrainSignals(**old_model), RETRAIN)["retrain"] is True  # nothing rejected yet
+    for rejected, waits in ((1, 24), (2, 48), (3, 96), (6, 168)):  # 12 h x 2^k, capped at 168 h
+        just_before = RetrainSignals(
+            **{**old_model, "rejected_in_a_row": rejected, "hours_since_last_run": waits - 1}
+        )
+        decision = retrain_decision(just_before, RETRAIN)
+        assert decision["retrain"] is False, rejected
+        assert any(f"(< {waits:g} h)" in reason for reason in decision["blocked_by"]), decision
+        after = RetrainSignals(**{**old_model, "rejected_in_a_row": rejected, "hours_since_last_run": waits})
+        assert retrain_decision(after, RETRAIN)["retrain"] is True, rejected
+    new_data = RetrainSignals(**{**old_model, "rejected_in_a_row": 3, "new_feedback": 150})
+    assert retrain_decision(new_data, RETRAIN)["retrain"] is True  # the data changed: worth another try
+    stuck = RetrainSignals(**{**old_model, "rejected_in_a_row": 3})
+    assert retrain_decision(stuck, RETRAIN, force=True)["retrain"] is True  # an operator may insist
+
+
+def test_rejections_in_a_row_count_from_the_newest_version():
+    from core.retraining.check import rejected_in_a_row
+
+    statuses = ["rejected", "rejected", "active", "rejected", "retired"]
+    assert rejected_in_a_row([{"version": f"v{9 - i}", "status": s} for i, s in enumerate(statuses)]) == 2
+    assert rejected_in_a_row([{"status": "candidate"}, {"status": "rejected"}]) == 0
+    assert rejected_in_a_row([]) == 0
 
 
 def test_cooldown_and_running_execution_block_even_forced_checks():
