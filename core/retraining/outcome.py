@@ -8,6 +8,7 @@ import logging
 
 from core import aws_clients
 from core.registry.versions import ModelRegistry
+from core.retraining.executions import training_job_name
 from core.retraining.steps import CandidateEvaluation, Deployed, Failed, Rejected, StepError
 from core.settings import Settings, get_settings
 
@@ -76,11 +77,18 @@ def reject_candidate(
 def record_failure(
     error: StepError, *, job_id: str, correlation_id: str | None, settings: Settings | None = None
 ) -> Failed:
-    """The RecordFailure step: announce what failed (the execution then fails)."""
+    """The RecordFailure step: announce what failed (the execution then fails). A candidate the run had
+    already registered (Evaluate failed after registering it) is rejected with the failure as its reason,
+    instead of staying a candidate forever."""
     settings = settings or get_settings()
+    registry = ModelRegistry(settings)
     outcome = Failed(error=error.error, cause=error.cause[:2000])
-    _announce("RetrainingFailed", outcome, job_id, correlation_id, settings)
-    ModelRegistry(settings).release_retraining_lock(job_id)
+    orphan = registry.version_for_training_job(training_job_name(settings, job_id))
+    if orphan and registry.require(orphan)["status"] == "candidate":
+        registry.reject(orphan, [f"not evaluated: retraining {job_id} failed with {error.error}"])
+        logger.warning("rejected candidate %s: its retraining %s failed", orphan, job_id)
+    _announce("RetrainingFailed", outcome, job_id, correlation_id, settings, rejected_candidate=orphan)
+    registry.release_retraining_lock(job_id)
     return outcome
 
 

@@ -117,3 +117,26 @@ def test_retrain_check_needs_its_state_machine(aws, load_event, monkeypatch):
     monkeypatch.delenv("STATE_MACHINE_ARN")  # deployed without it
     with pytest.raises(Exception, match="STATE_MACHINE_ARN"):
         module.lambda_handler(load_event("schedule_retrain_check.json"), LambdaContext())
+
+
+def test_a_failed_run_rejects_the_candidate_it_had_registered(aws, load_event, registry, good_model_dir):
+    """Evaluate registers the candidate first; if it then fails, RecordFailure must not leave it a candidate
+    forever (issue 9)."""
+    import handlers.record_outcome as module
+    from core.retraining.executions import training_job_name
+    from core.settings import get_settings
+
+    aws.use_function_env("RecordOutcomeFunction")
+    event = load_event("sfn_record_outcome_failure.json")
+    job = training_job_name(get_settings(), event["execution_name"])
+    orphan = registry.register_model_dir(good_model_dir, training_job=job)["version"]
+    untouched = registry.register_model_dir(good_model_dir)["version"]  # another run's, or by hand
+    failed = module.lambda_handler(event, LambdaContext())
+    assert failed["status"] == "failed"
+    item = registry.require(orphan)
+    assert item["status"] == "rejected"
+    run = event["execution_name"]
+    assert item["reasons"] == [f"not evaluated: retraining {run} failed with States.TaskFailed"]
+    assert registry.require(untouched)["status"] == "candidate"
+    module.lambda_handler(event, LambdaContext())  # a retried RecordFailure step completes
+    assert registry.require(orphan)["status"] == "rejected"
