@@ -1,7 +1,8 @@
 """Pydantic models of the HTTP API: request bodies are validated with them, responses shaped by them.
 
 Limits are part of the contract (and of the generated OpenAPI schema): a headline is at most 512 characters,
-a description at most 4096, a batch at most MAX_BATCH_ITEMS items.
+a description at most 4096, a batch at most MAX_BATCH_ITEMS items. Limits hold for text as sent; surrounding
+whitespace is stripped afterwards, so what the schema calls valid is exactly what the service accepts.
 """
 
 from __future__ import annotations
@@ -9,24 +10,33 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_BATCH_ITEMS = 100
 MAX_TOP_K = 10
 VERSION_PATTERN = r"^v\d{4,}$"
 _HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
-NonBlank = Annotated[str, Field(min_length=1)]
+# At least one character that is neither whitespace (what str.strip removes) nor a control character; the same
+# class in ECMA-262 (JSON Schema's regex dialect), Python and pydantic's regex engine.
+VISIBLE_CHARACTER = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def _text(**limits):
+    """A string whose limits hold as sent, stripped of surrounding whitespace once they passed."""
+    return Annotated[str, Field(**limits), AfterValidator(str.strip)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class NewsItem(_Strict):
-    headline: str = Field(min_length=1, max_length=512, description="The news headline to categorise.")
-    short_description: str | None = Field(None, max_length=4096)
-    authors: str | None = Field(None, max_length=512)
+    headline: _text(min_length=1, max_length=512, pattern=VISIBLE_CHARACTER) = Field(
+        description="The news headline to categorise (at least one visible character)."
+    )
+    short_description: _text(max_length=4096) | None = None
+    authors: _text(max_length=512) | None = None
 
     def as_record(self) -> dict:
         return {
@@ -78,8 +88,8 @@ class HealthResponse(BaseModel):
 
 
 class FeedbackRequest(NewsItem):
-    prediction_id: str = Field(min_length=10, max_length=2048)
-    correct_category: str = Field(min_length=1, max_length=128)
+    prediction_id: _text(min_length=10, max_length=2048)
+    correct_category: _text(min_length=1, max_length=128, pattern=VISIBLE_CHARACTER)
 
 
 class FeedbackAccepted(BaseModel):
@@ -154,7 +164,7 @@ class ModelVersions(BaseModel):
 
 
 class DeployRequest(_Strict):
-    reason: str = Field("manual deploy", max_length=256)
+    reason: _text(max_length=256) = "manual deploy"
     allow_rejected: bool = False
 
 
