@@ -67,6 +67,10 @@ class Settings(BaseModel):
     # custom metrics that repeat free AWS ones (API Gateway, Lambda, SQS): off unless asked for (cost)
     detailed_metrics: bool = False
     prediction_id_max_age_days: AtLeastOne = 30
+    # how far one sender (API key, or all keyless callers together) moves training data and retraining
+    # signals a day: feedback counted (the rest is stored but held back), predictions counted for drift
+    feedback_per_key_daily_limit: AtLeastOne = 200
+    drift_per_key_daily_limit: AtLeastOne = 2000
 
     # training job
     training_max_runtime_seconds: TrainingSeconds = 3600
