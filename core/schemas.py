@@ -111,6 +111,9 @@ class FeedbackStats(BaseModel):
     accuracy: float | None
     active_model_version: str | None
     live_accuracy: float | None = Field(description="accuracy of the active model on feedback it received")
+    held_back: int = Field(
+        0, description="feedback stored but counted nowhere: over its sender's (API key's) daily limit"
+    )
     per_category: dict[str, AccuracyCounter]
     per_model_version: dict[str, AccuracyCounter]
 
