@@ -10,7 +10,7 @@ from core.feedback import counters, intake
 from core.registry.active_model import ActiveModelLookup
 from core.schemas import FeedbackAccepted, FeedbackRequest, FeedbackStats
 from core.settings import function_settings
-from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id
+from handlers.http_api import BODY_ERRORS, CORRELATION_ID_PATH, build_app, correlation_id, responses
 from handlers.observability import add_detailed_metric, logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
@@ -26,7 +26,7 @@ app = build_app()
 active_model = ActiveModelLookup()  # one per container: re-read at most once a minute
 
 
-@app.post("/api/v1/feedback")
+@app.post("/api/v1/feedback", responses=responses(202, "Verified and queued", *BODY_ERRORS))
 @tracer.capture_method
 def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[FeedbackAccepted]:
     queued = intake.accept_feedback(
@@ -43,7 +43,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
     )
 
 
-@app.get("/api/v1/feedback/stats")
+@app.get("/api/v1/feedback/stats", responses=responses(200, "Feedback counters"))
 @tracer.capture_method
 def stats() -> FeedbackStats:
     return FeedbackStats.model_validate(counters.feedback_stats(active_model.version()))

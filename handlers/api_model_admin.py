@@ -23,7 +23,7 @@ from core.schemas import (
     TrainStatus,
 )
 from core.settings import function_settings
-from handlers.http_api import CORRELATION_ID_PATH, build_app, correlation_id
+from handlers.http_api import BODY_ERRORS, CORRELATION_ID_PATH, build_app, correlation_id, responses
 from handlers.observability import logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
@@ -44,7 +44,7 @@ def accepted(model: BaseModel) -> Response:
     )
 
 
-@app.post("/api/v1/model/train")
+@app.post("/api/v1/model/train", responses=responses(202, "Retraining started", *BODY_ERRORS, 409))
 def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
     started = executions.start_retraining(
         trigger="api",
@@ -56,12 +56,12 @@ def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
     return accepted(TrainAccepted.model_validate(started))
 
 
-@app.get("/api/v1/model/train/<job_id>")
+@app.get("/api/v1/model/train/<job_id>", responses=responses(200, "The retraining run", 404))
 def train_status(job_id: str) -> TrainStatus:
     return TrainStatus.model_validate(status.execution_status(job_id))
 
 
-@app.get("/api/v1/model/versions")
+@app.get("/api/v1/model/versions", responses=responses(200, "Every registered version"))
 def versions() -> ModelVersions:
     registry = ModelRegistry()
     pointer = registry.active_pointer()
@@ -71,7 +71,9 @@ def versions() -> ModelVersions:
     )
 
 
-@app.post("/api/v1/model/deploy/<version>")
+@app.post(
+    "/api/v1/model/deploy/<version>", responses=responses(200, "Now active", *BODY_ERRORS, 404, 409)
+)
 def deploy(version: str, body: Annotated[DeployRequest | None, Body()] = None) -> DeployResponse:
     body = body or DeployRequest()
     deployed = outcome.deploy_version(
@@ -80,7 +82,7 @@ def deploy(version: str, body: Annotated[DeployRequest | None, Body()] = None) -
     return DeployResponse.model_validate(deployed)
 
 
-@app.post("/api/v1/model/evaluate")
+@app.post("/api/v1/model/evaluate", responses=responses(202, "Evaluation started", *BODY_ERRORS, 404))
 def evaluate(body: Annotated[EvaluateRequest | None, Body()] = None) -> Response[EvaluationAccepted]:
     body = body or EvaluateRequest()
     record = evaluations.request_evaluation(
@@ -89,12 +91,12 @@ def evaluate(body: Annotated[EvaluateRequest | None, Body()] = None) -> Response
     return accepted(EvaluationAccepted.model_validate(record))
 
 
-@app.get("/api/v1/model/evaluate/<evaluation_id>")
+@app.get("/api/v1/model/evaluate/<evaluation_id>", responses=responses(200, "The evaluation", 404))
 def evaluation(evaluation_id: str) -> EvaluationResult:
     return EvaluationResult.model_validate(evaluations.get_evaluation(evaluation_id))
 
 
-@app.post("/api/v1/model/retrain-check")
+@app.post("/api/v1/model/retrain-check", responses=responses(200, "The decision", *BODY_ERRORS, 409))
 def retrain_check(body: Annotated[RetrainCheckRequest | None, Body()] = None) -> RetrainCheckResponse:
     body = body or RetrainCheckRequest()
     result = check.run_retrain_check(

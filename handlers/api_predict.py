@@ -17,7 +17,7 @@ from core.schemas import (
 from core.serving.model_cache import ActiveModelCache
 from core.serving.predictions import predict
 from core.settings import function_settings, get_settings
-from handlers.http_api import CORRELATION_ID_PATH, build_app
+from handlers.http_api import BODY_ERRORS, CORRELATION_ID_PATH, build_app, responses
 from handlers.observability import add_detailed_metric, detailed_metrics, logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
@@ -27,7 +27,7 @@ app = build_app()
 model_cache = ActiveModelCache()  # one per container: the model survives across invocations
 
 
-@app.get("/health")
+@app.get("/health", responses=responses(200, "The service and the active model version"))
 def health() -> HealthResponse:
     settings = get_settings()
     try:
@@ -55,14 +55,14 @@ def _serve(items: list[dict], top_k: int) -> tuple[str, list[dict]]:
     return version, results
 
 
-@app.post("/api/v1/predict")
+@app.post("/api/v1/predict", responses=responses(200, "The prediction", *BODY_ERRORS, 503))
 @tracer.capture_method
 def predict_one(body: Annotated[PredictRequest, Body()]) -> PredictResponse:
     _, results = _serve([body.as_record()], body.top_k)
     return PredictResponse.model_validate(results[0])
 
 
-@app.post("/api/v1/predict/batch")
+@app.post("/api/v1/predict/batch", responses=responses(200, "One prediction per item", *BODY_ERRORS, 503))
 @tracer.capture_method
 def predict_batch(body: Annotated[BatchPredictRequest, Body()]) -> BatchPredictResponse:
     version, results = _serve([item.as_record() for item in body.items], body.top_k)

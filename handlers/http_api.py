@@ -1,7 +1,9 @@
-"""What every HTTP handler shares: the resolver with validation, CORS, correlation ids, JSON errors.
+"""What every HTTP handler shares: the resolver with validation, CORS, correlation ids, JSON errors, and the
+OpenAPI declaration of the statuses a route answers.
 
-Errors are always JSON `{"error", "message", "details"}`: 422 for a body that fails validation, 400/404/409
-for domain errors, 503 when no model is deployed, 500 (without internals) for anything unexpected.
+Errors are always JSON `{"error", "message", "details"}` (ErrorResponse): 400 for a body that is not UTF-8,
+415 for a body that is not sent as JSON, 422 for a body that fails validation, 400/404/409 for domain errors,
+503 when no model is deployed, 500 (without internals) for anything unexpected. docs/api.md is the contract.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import re
 import uuid
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from core.errors import Conflict, DomainError, InvalidInput, NoActiveModel, NotFound
-from core.schemas import ErrorResponse
+from core.schemas import VISIBLE_CHARACTER, ErrorResponse
 from handlers.observability import logger
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -21,12 +26,74 @@ CORRELATION_HEADER = "X-Correlation-ID"
 CORRELATION_ID_PATH = 'headers."X-Correlation-ID" || headers."x-correlation-id" || requestContext.requestId'
 _SAFE_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409, NoActiveModel: 503}
+JSON_MEDIA_TYPE = "application/json"
+
+# What each error status means, as the OpenAPI document declares it.
+ERROR_STATUSES = {
+    400: "Refused: a body that is not UTF-8, or content the service does not accept (unknown category, a "
+    "prediction_id that does not verify, too many items)",
+    404: "No such model version, retraining job or evaluation (or nothing to evaluate)",
+    409: "Conflicts with the current state (a retraining already running, a rejected or changed version)",
+    415: "The body is not sent as JSON (Content-Type must be application/json or absent)",
+    422: "The body or a parameter fails the schema; details lists each problem",
+    503: "No model is deployed yet",
+}
+BODY_ERRORS = (400, 415)  # what any route that takes a body can answer besides 422
+
+
+def responses(success: int, description: str, *errors: int) -> dict[int, dict]:
+    """A route's OpenAPI responses: the success status (schema from the return annotation) and each error
+    status the route answers with the JSON error shape, 422 always (Powertools declares it on each route)."""
+    declared: dict[int, dict] = {success: {"description": description}}
+    for status in sorted({*errors, 422}):
+        declared[status] = {
+            "description": ERROR_STATUSES[status],
+            "content": {JSON_MEDIA_TYPE: {"model": ErrorResponse}},
+        }
+    return declared
+
+
+class RequestRefused(Exception):
+    """A body the API does not read: not sent as JSON (415) or not UTF-8 (400)."""
+
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, reading every body as UTF-8 JSON. Powertools alone would parse a form
+    body (curl -d's default type) into a 422 listing the whole body as an extra input, and answer 500 for a
+    body that is not UTF-8 or of another type."""
+
+    def _get_body(self, app):
+        event = app.current_event
+        media = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if event.body and media not in ("", JSON_MEDIA_TYPE):
+            raise RequestRefused(
+                415,
+                "unsupported_media_type",
+                f"send the body as JSON with Content-Type: {JSON_MEDIA_TYPE} (got {media})",
+            )
+        try:
+            return self._parse_json_data(app)
+        except UnicodeDecodeError:
+            raise RequestRefused(400, "invalid_body", "the body is not UTF-8 text (JSON must be)") from None
+        except RecursionError:
+            raise RequestRefused(400, "invalid_body", "the body's JSON nests too deeply") from None
 
 
 
 def error_response(status: int, error: str, message: str, details=None) -> Response:
     body = ErrorResponse(error=error, message=message, details=details).model_dump_json(exclude_none=True)
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _validation_message(item: dict) -> str | None:
+    pattern = (item.get("ctx") or {}).get("pattern")
+    if item.get("type") == "string_pattern_mismatch" and pattern == VISIBLE_CHARACTER:
+        return "needs at least one visible character (not only whitespace or control characters)"
+    return item.get("msg")
 
 
 def correlation_id(app: APIGatewayRestResolver) -> str:
@@ -54,13 +121,20 @@ def build_app() -> APIGatewayRestResolver:
         return response
 
     app.use(middlewares=[add_correlation_header])
+    # Powertools runs this instance first on every validated route (Route._build_middleware_stack); replacing
+    # it is how bodies are read before validation sees them.
+    app._request_validation_middleware = _JsonBodyValidation()
+
+    @app.exception_handler(RequestRefused)
+    def _refused(error: RequestRefused):
+        return error_response(error.status, error.error, error.message)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError):
         details = [
             {
                 "location": ".".join(str(part) for part in item.get("loc", ())),
-                "message": item.get("msg"),
+                "message": _validation_message(item),
                 "type": item.get("type"),
             }
             for item in error.errors()
