@@ -420,6 +420,9 @@ _MAPPERS: dict[str, dict[str, Mapper]] = {
         "GetSecretValue": _secret("secretsmanager:GetSecretValue", ("kms:Decrypt",)),
         "DescribeSecret": _secret("secretsmanager:DescribeSecret", ()),
         "PutSecretValue": _secret("secretsmanager:PutSecretValue", ("kms:GenerateDataKey",)),
+        # moves a staging label, no secret value is read or written: no KMS use (key rotation's finishSecret)
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html
+        "UpdateSecretVersionStage": _secret("secretsmanager:UpdateSecretVersionStage", ()),
     },
     "stepfunctions": {
         "StartExecution": _by_param("states:StartExecution", "stateMachineArn"),
