@@ -158,10 +158,12 @@ TRAINING_WHEELS_DOWNLOAD = $(LAMBDA_PIP) download --quiet --disable-pip-version-
 	-d "$(ARTIFACTS_DIR)/$(TRAINING_WHEELS)" $(TRAINING_PINS)
 
 .PHONY: build-PredictFunction build-FeedbackApiFunction build-FeedbackConsumerFunction build-ModelAdminFunction \
-	build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction build-RecordOutcomeFunction
+	build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction build-RecordOutcomeFunction \
+	build-PredictionKeyRotationFunction
 
 build-PredictFunction build-FeedbackApiFunction build-FeedbackConsumerFunction build-ModelAdminFunction \
-build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction build-RecordOutcomeFunction:
+build-RetrainCheckFunction build-PrepareDataFunction build-EvaluateModelFunction build-RecordOutcomeFunction \
+build-PredictionKeyRotationFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R $(LAMBDA_SOURCES) "$(ARTIFACTS_DIR)/"
