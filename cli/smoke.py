@@ -2,9 +2,11 @@
 
 health -> predict -> feedback -> feedback stats -> model versions, and with --train a full retraining
 (POST /api/v1/model/train, then GET /api/v1/model/train/{job_id} until it ends). Admin routes
-(/api/v1/model/*) are IAM-authorised, so they are signed with SigV4 (service execute-api) from botocore's
-standard credential chain. One line per step; the first failure ends the walk with exit code 1.
-Only the standard library, botocore and local.waiting (standard library only) are used.
+(/api/v1/model/*) are IAM-authorised, so they are signed with SigV4 (service execute-api, local.sigv4) from
+botocore's standard credential chain; against local mode, which checks signatures too, use its key
+(AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local). One line per step; the first failure ends the walk with
+exit code 1. Only the standard library, botocore, local.waiting and local.sigv4 (both standard library and
+botocore only) are used.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+from local.sigv4 import sign  # standard library and botocore only: no local-mode dependency
 from local.waiting import WaitTimeout, wait_until  # standard library only: no local-mode dependency
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 ADMIN_PREFIX = "/api/v1/model/"
-SERVICE = "execute-api"
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")
 HEADLINE = {
     "headline": "Stocks rally as central bank signals a pause in rate hikes",
@@ -47,17 +49,6 @@ def region_for(url: str, explicit: str | None = None) -> str | None:
     if found:
         return found.group(1)
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
-def sign(method: str, url: str, headers: dict[str, str], body: bytes | None, region: str,
-         credentials) -> dict[str, str]:
-    """Headers with SigV4 (Authorization, X-Amz-Date, X-Amz-Security-Token if any) for execute-api."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers))
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
-    return dict(request.headers.items())
 
 
 def load_credentials():

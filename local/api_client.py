@@ -1,14 +1,17 @@
-"""A tiny client for the public HTTP API (standard library only), used by bootstrap and the demo."""
+"""A tiny client for local mode's HTTP API, used by bootstrap and the demo. Every request is signed with
+SigV4 (local.sigv4) with local mode's `local` key: IAM routes need it, the others ignore it (as on AWS)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from core.errors import MlNewsError
+from local.sigv4 import sign
 from local.waiting import WaitTimeout, wait_until
 
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")  # GET /api/v1/model/train/{job_id} while it runs
@@ -37,6 +40,10 @@ class ApiClient:
     base_url: str
     correlation_prefix: str = "local"
     timeout: float = 120
+    region: str | None = None  # of the signatures; default: the environment's, as local mode's emulator
+    # Local mode's own key, not the process's environment, which in-process functions overlay with their
+    # roles' credentials while they run.
+    access_key: tuple[str, str] = ("local", "local")
 
     def call(
         self,
@@ -47,12 +54,11 @@ class ApiClient:
         correlation_id: str | None = None,
     ) -> ApiResponse:
         data = json.dumps(body).encode("utf-8") if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header(
-            "X-Correlation-ID", correlation_id or f"{self.correlation_prefix}-{time.time_ns()}"
-        )
+        headers = {"X-Correlation-ID": correlation_id or f"{self.correlation_prefix}-{time.time_ns()}"}
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
+        headers = sign(method, self.base_url + path, headers, data, self._region(), self._credentials())
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -67,6 +73,15 @@ class ApiClient:
         if expect and status not in expect:
             raise ApiError(method, path, status, parsed)
         return ApiResponse(status, parsed, millis, headers)
+
+    def _region(self) -> str:
+        environ = os.environ
+        return self.region or environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION") or "us-east-1"
+
+    def _credentials(self):
+        from botocore.credentials import Credentials
+
+        return Credentials(*self.access_key)
 
     def wait_training(self, job_id: str, timeout: float = 600, on_step=None) -> dict:
         """Poll GET /api/v1/model/train/{job_id} until the execution ends; on_step(step) on each new step."""

@@ -2,8 +2,10 @@
 
 Each request becomes the REST API (v1) proxy event the function would receive from API Gateway, the function
 is invoked through the (emulated) Lambda Invoke API, and its proxy response becomes the HTTP response.
-Routes with `AWS_IAM` authorization are not signature-checked locally; their events carry a local identity
-(`requestContext.identity.userArn` = LOCAL_IAM_USER_ARN) so handlers see who called, as they would on AWS.
+What API Gateway answers itself is answered here in its JSON form (`{"message": ...}` and x-amzn-ErrorType):
+a method or path the API does not define, and an `AWS_IAM` route called without a valid SigV4 signature, get
+403 (local.sigv4 checks the signature, not IAM policy); a body over 10 MB gets 413. The events of signed IAM
+calls carry the signer in `requestContext.identity` (the `local` key: LOCAL_IAM_USER_ARN).
 Also served: /openapi.json (merged from the functions' Powertools resolvers, or built from the routes),
 /docs (self-contained HTML, works offline), and /_local/* control routes used by `mlnews local tick`.
 """
@@ -11,6 +13,7 @@ Also served: /openapi.json (merged from the functions' Powertools resolvers, or 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import threading
 import time
@@ -22,10 +25,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local.cfn import ACCOUNT_ID
 from local.docs_page import DOCS_HTML
+from local.iam.enforcement import access_control
 from local.routes import Route, group_name
+from local.sigv4 import Caller, SignatureRefused, verify
 
 LOCAL_IAM_USER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-developer"
+# The key every process of local mode has (local.in_process_lambda.LOCAL_ENV); users sign with it too.
+LOCAL_KEY = Caller("local", "local", (None, "local"), LOCAL_IAM_USER_ARN)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+REQUEST_TIMEOUT_SECONDS = 60  # a client that stops sending mid-request does not hold a thread for ever
 _TEXT_TYPES = (
     "application/json",
     "text/",
@@ -53,6 +61,20 @@ class HttpResponse:
     body: bytes
 
 
+def local_callers(access_key: str) -> Caller | None:
+    """The credentials local mode knows: the `local` key, and each role session it gave a function or a job
+    (local.iam), so code running as a role can sign as that role."""
+    if access_key == LOCAL_KEY.access_key:
+        return LOCAL_KEY
+    found = access_control.principal(access_key)
+    if found is None:
+        return None
+    principal, session = found
+    keys = access_control.credentials(principal.role_arn, session)
+    arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{principal.role_name}/{session}"
+    return Caller(access_key, keys["AWS_SECRET_ACCESS_KEY"], (keys["AWS_SESSION_TOKEN"],), arn)
+
+
 def match_route(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
     """(route, path parameters, path known). Routes are ordered most specific first."""
     known = False
@@ -73,8 +95,9 @@ def to_event(
     path_parameters: dict[str, str],
     stage: str = "local",
     binary_types: tuple[str, ...] = (),
+    caller: Caller | None = None,
 ) -> dict:
-    """The API Gateway REST proxy event for this request."""
+    """The API Gateway REST proxy event for this request; `caller` is who signed an IAM route's request."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
@@ -90,15 +113,16 @@ def to_event(
     body, is_base64 = _event_body(request.body, content_type, binary_types)
     now = time.time()
     request_id = str(uuid.uuid4())
-    iam = route.auth.upper() == "AWS_IAM"
+    iam = route.auth.upper() == "AWS_IAM" and caller is not None
     user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), None)
+    who = caller.arn.split("/", 1)[-1].replace("/", ":") if iam else None  # user name, or role:session
     identity = {
         "sourceIp": request.source_ip,
         "userAgent": user_agent,
-        "caller": "LOCAL" if iam else None,
-        "user": "local-developer" if iam else None,
-        "userArn": LOCAL_IAM_USER_ARN if iam else None,
-        "accessKey": "LOCAL" if iam else None,
+        "caller": who,
+        "user": who,
+        "userArn": caller.arn if iam else None,
+        "accessKey": caller.access_key if iam else None,
         "accountId": ACCOUNT_ID if iam else None,
         "cognitoIdentityPoolId": None,
         "cognitoIdentityId": None,
@@ -133,7 +157,7 @@ def to_event(
             "apiId": "local",
             "domainName": next((v for k, v in request.headers if k.lower() == "host"), "127.0.0.1"),
             "identity": identity,
-            "authorizer": {"principalId": LOCAL_IAM_USER_ARN} if iam else None,
+            "authorizer": {"principalId": caller.arn} if iam else None,
         },
         "body": body,
         "isBase64Encoded": is_base64,
@@ -198,6 +222,16 @@ def _json(status: int, payload: dict, headers: list[tuple[str, str]] | None = No
     )
 
 
+def _gateway_error(status: int, error_type: str, message: str) -> HttpResponse:
+    """An answer of API Gateway itself: its JSON body and the x-amzn-ErrorType header."""
+    return _json(status, {"message": message}, [("x-amzn-ErrorType", error_type)])
+
+
+# API Gateway (REST) answers a method or path it has no method for as it answers an unsigned IAM call:
+# https://repost.aws/knowledge-center/api-gateway-authentication-token-errors
+NO_SUCH_METHOD = (403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+
+
 @dataclass
 class HttpFront:
     """Serves the routes; `invoke(function_name, event) -> (result, errored)` reaches the function."""
@@ -208,6 +242,8 @@ class HttpFront:
     host: str = "127.0.0.1"
     stage: str = "local"
     binary_types: tuple[str, ...] = ()
+    region: str = "us-east-1"  # SigV4 signatures of IAM routes are scoped to it
+    callers: Callable[[str], Caller | None] = local_callers  # access key -> credentials it signs with
     openapi: Callable[[str], dict] | None = None  # base url -> OpenAPI document
     control: dict[str, Callable[[dict], dict]] = field(default_factory=dict)  # /_local/<name> handlers
     _server: ThreadingHTTPServer | None = None
@@ -228,14 +264,19 @@ class HttpFront:
         if path.startswith("/_local/"):
             return self._control(request)
         if len(request.body) > MAX_BODY_BYTES:
-            return _json(413, {"message": "Request Too Long"})
-        route, params, known = match_route(self.routes, request.method, path)
+            return _gateway_error(413, "RequestTooLongException", "Request Too Long")
+        route, params, _ = match_route(self.routes, request.method, path)
         if route is None:
-            return _json(
-                405 if known else 404,
-                {"message": f"{'Method Not Allowed' if known else 'Not Found'}: {request.method} {path}"},
-            )
-        event = to_event(request, route, params, self.stage, self.binary_types)
+            return _gateway_error(*NO_SUCH_METHOD)
+        caller = None
+        if route.auth.upper() == "AWS_IAM":
+            host = next((v for k, v in request.headers if k.lower() == "host"), f"{self.host}:{self.port}")
+            url = f"http://{host}{path}" + (f"?{request.query}" if request.query else "")
+            try:
+                caller = verify(request.method, url, request.headers, request.body, self.region, self.callers)
+            except SignatureRefused as refused:
+                return _gateway_error(403, refused.error_type, refused.message)
+        event = to_event(request, route, params, self.stage, self.binary_types, caller)
         result, errored = self.invoke(route.function_name, event)
         response = from_result(result, errored)
         response.headers.append(("x-amzn-RequestId", event["requestContext"]["requestId"]))
@@ -260,14 +301,67 @@ class HttpFront:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = REQUEST_TIMEOUT_SECONDS
+
+            def __getattr__(self, name: str):
+                # Every method reaches the front, which answers like API Gateway (http.server alone would
+                # answer a method it has no do_<METHOD> for with an HTML 501 page).
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # A request http.server cannot parse (request line, headers) gets JSON too, then the
+                # connection closes.
+                self.close_connection = True
+                self._send(_json(code, {"message": message or self.responses.get(code, ("Error",))[0]}))
+
+            def _read_body(self) -> bytes | None:
+                """The body (Content-Length or chunked); None when it was refused (answered already)."""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return self._read_chunked()
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self.send_error(400, "Content-Length must be a non-negative integer")
+                    return None
+                if length > MAX_BODY_BYTES:  # not read: the connection closes instead
+                    self.close_connection = True
+                    self._send(_gateway_error(413, "RequestTooLongException", "Request Too Long"))
+                    return None
+                return self.rfile.read(length) if length else b""
+
+            def _read_chunked(self) -> bytes | None:
+                chunks, total = [], 0
+                while True:
+                    try:
+                        size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                    except ValueError:
+                        self.send_error(400, "malformed chunked body")
+                        return None
+                    if size == 0:
+                        while self.rfile.readline(65536) not in (b"\r\n", b"\n", b""):
+                            pass  # trailer fields: not used
+                        return b"".join(chunks)
+                    total += size
+                    if size < 0 or total > MAX_BODY_BYTES:
+                        self.close_connection = True
+                        self._send(_gateway_error(413, "RequestTooLongException", "Request Too Long"))
+                        return None
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(16)  # the CRLF after each chunk
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self._send(_json(413, {"message": "Request Too Long"}))
+                try:
+                    body = self._read_body()
+                except (TimeoutError, ConnectionError):  # the client stopped sending: nothing to answer
+                    self.close_connection = True
                     return
-                body = self.rfile.read(length) if length else b""
+                if body is None:
+                    return
                 request = HttpRequest(
                     self.command,
                     parts.path or "/",
@@ -288,11 +382,11 @@ class HttpFront:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(response.body)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
             def log_message(self, *args) -> None:  # the CLI prints its own request lines
                 pass
@@ -314,19 +408,55 @@ class HttpFront:
 # ---------------------------------------------------------------- OpenAPI
 
 
+OPENAPI_VERSION = "3.1.0"  # the resolvers' schemas are JSON Schema 2020-12 (e.g. "type": "null")
+DOCUMENTED_BASE_URL = "http://127.0.0.1:3000"  # `mlnews local up`'s default: the committed document's server
+GATEWAY_ERROR = {
+    "title": "GatewayError",
+    "description": "An answer of API Gateway itself, before any function runs; x-amzn-ErrorType names it.",
+    "type": "object",
+    "properties": {"message": {"type": "string"}},
+    "required": ["message"],
+}
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}}
+# What API Gateway itself may answer on a route, by the route's kind (docs/api.md).
+_IAM_REFUSED = (
+    "Refused by API Gateway's IAM authorization: unsigned ('Missing Authentication Token'), an unknown key "
+    "('The security token included in the request is invalid.') or a SigV4 signature that does not verify"
+)
+_TOO_LONG = "Body over API Gateway's 10 MB payload limit ('Request Too Long')"
+_THROTTLED = "Throttled by API Gateway, at the stage's or the account's rate limits ('Too Many Requests')"
+
+
 def merge_openapi(
     base_url: str,
     routes: list[Route],
     schemas_by_function: dict[str, dict | None],
-    title: str = "ml-news-pipeline (local)",
+    title: str = "ml-news-pipeline",
 ) -> dict:
-    """One OpenAPI 3 document: the resolvers' own schemas where available, the routes otherwise."""
+    """One OpenAPI document: the resolvers' own operations where available (what each function answers), the
+    routes otherwise, plus what API Gateway answers itself on each route (403 on IAM routes, 413 on routes
+    with a body, 429 anywhere) and the SigV4 security of IAM routes."""
     document: dict = {
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": "local"},
-        "servers": [{"url": base_url}],
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": title,
+            "version": "v1",
+            "description": "Headline categories, feedback and model administration (docs/api.md)",
+        },
+        "servers": [
+            {"url": base_url, "description": "local mode (mlnews local up)"},
+            {
+                "url": "https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}",
+                "description": "a deployed stack (its ApiUrl output)",
+                "variables": {
+                    "restApiId": {"default": "api-id"},
+                    "region": {"default": "us-east-1"},
+                    "stage": {"default": "dev", "enum": ["dev", "staging", "prod"]},
+                },
+            },
+        ],
         "paths": {},
-        "components": {"schemas": {}},
+        "components": {"schemas": {"GatewayError": GATEWAY_ERROR}},
     }
     for route in routes:
         method = route.method.lower()
@@ -335,19 +465,50 @@ def merge_openapi(
         if operation is None:
             operation = _route_operation(route)
         else:
+            operation = copy.deepcopy(operation)
             document["components"]["schemas"].update((schema.get("components") or {}).get("schemas") or {})
+        answers = operation.setdefault("responses", {})
         if route.auth.upper() == "AWS_IAM":
-            operation = {**operation, "security": [{"sigv4": []}]}
+            operation["security"] = [{"sigv4": []}]
+            answers["403"] = {"description": _IAM_REFUSED, "content": _ERROR_REF}
             document["components"].setdefault("securitySchemes", {})["sigv4"] = {
                 "type": "apiKey",
                 "name": "Authorization",
                 "in": "header",
-                "description": "AWS Signature Version 4 (IAM). Not checked in local mode.",
+                "x-amazon-apigateway-authtype": "awsSigv4",
+                "description": "AWS Signature Version 4, service execute-api (API Gateway's AWS_IAM "
+                "authorization); local mode checks the signature, not IAM policy: docs/api.md",
             }
+        if "requestBody" in operation:
+            answers["413"] = {"description": _TOO_LONG, "content": _ERROR_REF}
+        answers["429"] = {"description": _THROTTLED, "content": _ERROR_REF}
+        operation["responses"] = dict(sorted(answers.items()))
         methods = ["get", "post", "put", "patch", "delete"] if method == "any" else [method]
         for verb in methods:
             document["paths"].setdefault(route.path, {})[verb] = operation
+    schemas = document["components"]["schemas"]
+    used = _referenced_schemas(document["paths"], schemas)
+    document["components"]["schemas"] = {name: schemas[name] for name in sorted(used)}
     return document
+
+
+def _referenced_schemas(paths: dict, schemas: dict) -> set[str]:
+    """Names of the component schemas the paths use, directly or through other schemas (the resolvers also
+    carry schemas of shapes no route answers, e.g. Powertools' own validation error)."""
+    prefix = "#/components/schemas/"
+    found: set[str] = set()
+    pending = [paths]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix):] not in found:
+                found.add(ref[len(prefix):])
+                pending.append(schemas.get(ref[len(prefix):]))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found & set(schemas)
 
 
 def _route_operation(route: Route) -> dict:

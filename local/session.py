@@ -107,6 +107,7 @@ class LocalSession:
                 port=self.config.port,
                 stage=self.deployment.parameters.get("Environment", "local"),
                 binary_types=self._binary_types(),
+                region=self.emulator.region,
                 openapi=self.openapi,
                 control={"tick": lambda _: {"fired": self.tick()}, "status": lambda _: self.describe()},
             ).start()

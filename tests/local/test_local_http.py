@@ -1,16 +1,21 @@
-"""HTTP request -> API Gateway REST proxy event -> function -> HTTP response, through local mode's front."""
+"""HTTP request -> API Gateway REST proxy event -> function -> HTTP response, through local mode's front, and
+what API Gateway answers itself there (unknown methods, SigV4 on IAM routes, malformed requests)."""
 
 import base64
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from botocore.credentials import Credentials
 
 from local.http_front import LOCAL_IAM_USER_ARN, HttpRequest, from_result, match_route, to_event
+from local.iam.enforcement import access_control
 from local.routes import Route
 from local.session import LocalConfig, LocalSession
+from local.sigv4 import sign
 
 FIXTURE = Path(__file__).parent / "fixtures" / "local_app" / "template.yaml"
 
@@ -34,6 +39,26 @@ def call(session, method, path, body=None, headers=None):
 
 def echoed(raw: bytes) -> dict:
     return json.loads(raw)["event"]
+
+
+def signed_call(session, method, path, key=("local", "local", None), region=None, headers=None, body=None):
+    url = session.front.base_url + path
+    signed = sign(method, url, headers or {}, body, region or session.emulator.region, Credentials(*key))
+    return call(session, method, path, body, signed)
+
+
+def raw_exchange(session, data: bytes) -> bytes:
+    """What the front answers to bytes sent as they are (until it closes or 2 s pass)."""
+    with socket.create_connection(("127.0.0.1", session.front.port), timeout=10) as connection:
+        connection.sendall(data)
+        connection.settimeout(2)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+        return received
 
 
 def test_path_parameters_query_strings_and_headers_reach_the_function(session):
@@ -76,11 +101,57 @@ def test_binary_media_types_arrive_base64_encoded(session):
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == blob
 
 
-def test_iam_routes_are_accepted_and_carry_a_local_identity(session):
-    status, _, raw = call(session, "GET", "/secure")
+def test_iam_routes_take_a_sigv4_signature_of_a_key_local_mode_knows(session):
+    status, headers, raw = call(session, "GET", "/secure")
+    assert status == 403 and json.loads(raw) == {"message": "Missing Authentication Token"}
+    assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+    status, _, raw = signed_call(session, "GET", "/secure?b=2&a=1", headers={"X-Correlation-ID": "c-1"})
     identity = echoed(raw)["requestContext"]["identity"]
     assert status == 200
-    assert identity["userArn"] == LOCAL_IAM_USER_ARN and identity["caller"] == "LOCAL"
+    assert identity["userArn"] == LOCAL_IAM_USER_ARN and identity["accessKey"] == "local"
+    assert identity["caller"] == "local-developer"
+
+    # a function's role session signs as that role (local mode gave it the key)
+    role_arn = next(iter(access_control._principals))
+    keys = access_control.credentials(role_arn, "signing-test")
+    role_key = (keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"], keys["AWS_SESSION_TOKEN"])
+    status, _, raw = signed_call(session, "GET", "/secure", key=role_key)
+    assert status == 200
+    assert echoed(raw)["requestContext"]["identity"]["userArn"].endswith(
+        f"assumed-role/{role_arn.rsplit('/', 1)[-1]}/signing-test"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "region", "error_type", "message"),
+    [
+        (("local", "wrong", None), None, "InvalidSignatureException",
+         "The request signature we calculated does not match the signature you provided."),
+        (("AKIDUNKNOWN", "x", None), None, "UnrecognizedClientException",
+         "The security token included in the request is invalid."),
+        (("local", "local", "another-token"), None, "UnrecognizedClientException",
+         "The security token included in the request is invalid."),
+        (("local", "local", None), "eu-west-3", "InvalidSignatureException",
+         "Credential should be scoped to a valid region, not 'eu-west-3'."),
+    ],
+)
+def test_iam_routes_refuse_bad_signatures_like_api_gateway(session, key, region, error_type, message):
+    status, headers, raw = signed_call(session, "GET", "/secure", key=key, region=region)
+    assert status == 403 and headers["x-amzn-ErrorType"] == error_type
+    assert json.loads(raw)["message"].startswith(message)
+
+
+def test_a_signature_covers_the_headers_it_names(session):
+    url = session.front.base_url + "/secure"
+    headers = sign("GET", url, {"X-Correlation-ID": "one"}, None, session.emulator.region,
+                   Credentials("local", "local"))
+    assert call(session, "GET", "/secure", None, headers)[0] == 200
+    status, _, raw = call(session, "GET", "/secure", None, {**headers, "X-Correlation-ID": "two"})
+    assert status == 403
+    assert "Canonical String for this request should have been" in json.loads(raw)["message"]
+    status, _, raw = call(session, "GET", "/secure", None, {"Authorization": "Bearer token"})
+    assert status == 403 and "requires 'Credential' parameter" in json.loads(raw)["message"]
 
 
 def test_literal_route_wins_over_parameter_and_multi_value_headers_map_back(session):
@@ -95,11 +166,28 @@ def test_greedy_proxy_and_base64_response(session):
     assert headers["Content-Type"] == "application/octet-stream"
 
 
-def test_unknown_path_and_method_get_json_4xx(session):
-    status, _, raw = call(session, "GET", "/nowhere")
-    assert status == 404 and "Not Found" in json.loads(raw)["message"]
-    status, _, raw = call(session, "DELETE", "/echo")
-    assert status == 405 and "Method Not Allowed" in json.loads(raw)["message"]
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("DELETE", "/echo"), ("TRACE", "/echo"),
+                                             ("BREW", "/echo/x"), ("HEAD", "/echo")])
+def test_methods_and_paths_the_api_does_not_define_get_api_gateways_json_403(session, method, path):
+    status, headers, raw = call(session, method, path)
+    assert status == 403 and headers["Content-Type"] == "application/json"
+    assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert method == "HEAD" or json.loads(raw) == {"message": "Missing Authentication Token"}
+
+
+def test_malformed_requests_get_json_and_chunked_bodies_are_read(session):
+    answer = raw_exchange(session, b"GET /echo HTTP/1.1\r\nX-Long: " + b"x" * 70000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ") and answer.endswith(b'{"message": "Line too long"}')
+    answer = raw_exchange(session, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ") and answer.endswith(
+        b'{"message": "Content-Length must be a non-negative integer"}'
+    )
+    answer = raw_exchange(
+        session, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"4\r\n{\"a\"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert echoed(answer.split(b"\r\n\r\n", 1)[1])["body"] == '{"a": 1}'
 
 
 def test_function_errors_and_malformed_results_become_502(session):
@@ -124,7 +212,15 @@ def test_openapi_and_offline_docs_page(session):
     document = json.loads(raw)
     assert status == 200 and document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/echo/{name}", "/echo", "/echo/special", "/secure", "/files/{proxy+}"}
-    assert document["paths"]["/secure"]["get"]["security"] == [{"sigv4": []}]
+    secure = document["paths"]["/secure"]["get"]
+    assert secure["security"] == [{"sigv4": []}]
+    assert document["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    gateway_error = {"$ref": "#/components/schemas/GatewayError"}
+    assert secure["responses"]["403"]["content"]["application/json"]["schema"] == gateway_error
+    assert "413" in document["paths"]["/echo"]["post"]["responses"]
+    assert "403" not in document["paths"]["/echo"]["post"]["responses"]
+    assert all("429" in operation["responses"] for item in document["paths"].values()
+               for operation in item.values())
     assert document["paths"]["/echo/{name}"]["get"]["parameters"][0]["name"] == "name"
     status, headers, raw = call(session, "GET", "/docs")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
