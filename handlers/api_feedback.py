@@ -33,6 +33,7 @@ def submit_feedback(body: Annotated[FeedbackRequest, Body()]) -> Response[Feedba
         body.model_dump(),
         known_categories=active_model.known_categories(),
         correlation_id=correlation_id(app),
+        api_key_id=app.current_event.request_context.identity.api_key_id,
     )
     add_detailed_metric(name="FeedbackAccepted", unit=MetricUnit.Count, value=1)
     accepted = FeedbackAccepted(

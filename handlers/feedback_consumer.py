@@ -1,7 +1,8 @@
 """FeedbackConsumerFunction: SQS batch -> DynamoDB, reporting only the failed records for retry.
 
 A record that fails verification is dropped (logged, counted): retrying cannot make it valid, and it must
-never reach the table. AWS errors fail just that record; SQS redelivers it and, after maxReceiveCount,
+never reach the table. AWS errors, and a receipt whose key was rotated out (accepted feedback that can no
+longer be verified: kept, not dropped), fail just that record; SQS redelivers it and, after maxReceiveCount,
 parks it in the dead-letter queue.
 """
 
@@ -36,9 +37,20 @@ def record_handler(record: SQSRecord) -> str:
         )
         metrics.add_metric(name="FeedbackRejected", unit=MetricUnit.Count, value=1)
         return "rejected"
-    metrics.add_metric(
-        name="FeedbackStored" if outcome == "stored" else "FeedbackDuplicate", unit=MetricUnit.Count, value=1
-    )
+    except messages.ReceiptKeyRetired as error:
+        logger.error(
+            "feedback cannot be verified any more; left for the dead-letter queue",
+            extra={"message_id": record.message_id, "reason": error.message},
+        )
+        raise
+    if outcome == "held":  # stored, over its sender's daily limit: counted nowhere
+        metrics.add_metric(name="FeedbackHeld", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(
+            name="FeedbackStored" if outcome == "stored" else "FeedbackDuplicate",
+            unit=MetricUnit.Count,
+            value=1,
+        )
     logger.info("feedback %s", outcome, extra={"message_id": record.message_id})
     return outcome
 

@@ -1,4 +1,5 @@
-"""Stored feedback read back as records: the full export for training, the recent days for evaluation."""
+"""Stored feedback read back as records: the full export for training, the recent days for evaluation (both
+without held-back feedback)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,19 @@ def _as_record(item: dict) -> dict[str, Any]:
     }
 
 
+def _counted(item: dict) -> bool:
+    """Held-back feedback (over its sender's daily limit, core.feedback.storage) is kept but never used.
+    Items stored before the limit existed have no flag and count."""
+    return item.get("counted", {}).get("BOOL", True)
+
+
 def iter_all_feedback(settings: Settings | None = None):
-    """Every stored (hence verified) feedback as a record dict; a full export for training data."""
+    """Every stored (hence verified) feedback that counts, as a record dict; a full export for training."""
     settings = settings or get_settings()
     settings.require("feedback_table")
     pages = aws_clients.client("dynamodb").get_paginator("scan").paginate(TableName=settings.feedback_table)
     for page in pages:
-        yield from (_as_record(item) for item in page["Items"])
+        yield from (_as_record(item) for item in page["Items"] if _counted(item))
 
 
 def recent_feedback(days: int, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
@@ -52,5 +59,5 @@ def recent_feedback(days: int, settings: Settings | None = None, now: datetime |
             ExpressionAttributeNames={"#day": "day"},
             ExpressionAttributeValues={":day": {"S": day}},
         )
-        records.extend(_as_record(item) for page in pages for item in page["Items"])
+        records.extend(_as_record(item) for page in pages for item in page["Items"] if _counted(item))
     return records

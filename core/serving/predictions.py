@@ -14,9 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 def predict(
-    items: list[dict], top_k: int, cache: ActiveModelCache, settings: Settings | None = None
+    items: list[dict],
+    top_k: int,
+    cache: ActiveModelCache,
+    settings: Settings | None = None,
+    api_key_id: str | None = None,
 ) -> tuple[str, list[dict]]:
-    """(model_version, results) where each result is a Prediction plus prediction_id and model_version."""
+    """(model_version, results) where each result is a Prediction plus prediction_id and model_version.
+    `api_key_id`: the caller's API key (None without one): whose daily drift budget the predictions use."""
     settings = settings or get_settings()
     if len(items) > settings.max_batch_size:
         raise InvalidInput(f"a batch holds at most {settings.max_batch_size} items, got {len(items)}")
@@ -34,7 +39,9 @@ def predict(
         for item, prediction in zip(items, predictions, strict=True)
     ]
     try:
-        counters.record_predictions(version, [result["category"] for result in results], settings)
+        counters.record_predictions(
+            version, [result["category"] for result in results], settings, sender=api_key_id
+        )
     except Exception as error:  # counters feed a slow signal; never fail a prediction for them
         logger.warning("could not count predictions: %s", error)
     return version, results
