@@ -2,8 +2,12 @@
 what API Gateway answers itself there (unknown methods, SigV4 on IAM routes, malformed requests)."""
 
 import base64
+import calendar
 import json
+import shutil
 import socket
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,11 +15,12 @@ from pathlib import Path
 import pytest
 from botocore.credentials import Credentials
 
-from local.http_front import LOCAL_IAM_USER_ARN, HttpRequest, from_result, match_route, to_event
+from local.docs_page import DOCS_HTML
+from local.http_front import LOCAL_IAM_USER_ARN, LOCAL_KEY, HttpRequest, from_result, match_route, to_event
 from local.iam.enforcement import access_control
 from local.routes import Route
 from local.session import LocalConfig, LocalSession
-from local.sigv4 import sign
+from local.sigv4 import sign, verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "local_app" / "template.yaml"
 
@@ -241,3 +246,23 @@ def test_event_translation_without_a_server():
     assert response.status == 204 and ("X-A", "1") in response.headers and response.body == b""
     assert from_result({"statusCode": 200, "body": "aGk=", "isBase64Encoded": True}, False).body == b"hi"
     assert from_result(None, False).status == 502 and from_result({"statusCode": 200}, True).status == 502
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [("GET", "/api/v1/model/versions", ""),
+     ("POST", "/api/v1/model/deploy/v%200!(x)*'~?b=2&a=1&a=0&c", '{"reason": "d\u00e9mo"}')],
+)
+def test_the_docs_page_signs_iam_routes_the_way_local_mode_checks(method, target, body):
+    assert shutil.which("node"), "node runs the docs page's signing code here (make lint needs it too)"
+    script = DOCS_HTML.split("<script>")[1]
+    functions = script[script.index("const enc=") : script.index("async function send(")]
+    call_it = (f"sigv4({json.dumps(method)},{json.dumps(target)},{json.dumps(body)},'127.0.0.1:3000',"
+               "'20260101T000000Z','us-east-1','local','local').then(h=>console.log(JSON.stringify(h)))")
+    out = subprocess.run(["node", "-e", functions + call_it], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    headers = [("Host", "127.0.0.1:3000"), *json.loads(out.stdout).items()]
+    now = calendar.timegm(time.strptime("20260101T000000Z", "%Y%m%dT%H%M%SZ"))
+    caller = verify(method, "http://127.0.0.1:3000" + target, headers, body.encode(), "us-east-1",
+                    lambda key: LOCAL_KEY if key == "local" else None, now=now)
+    assert caller is LOCAL_KEY
