@@ -3,9 +3,11 @@ Manager do it on AWS: RotateSecret with the schedule's function and rules.
 
 moto's CloudFormation leaves RotationSchedule inert (describe() lists it under not emulated); RotateSecret
 itself is emulated: moto 5.2.5 stages AWSPENDING and invokes the function for createSecret, setSecret,
-testSecret and finishSecret, which local mode runs in-process as the function's role. moto ignores a step's
-failure and makes the pending version the default anyway, where AWS would stop: rotate() checks the outcome
-and says when AWSCURRENT did not move.
+testSecret and finishSecret, which local mode runs in-process as the function's role. moto ignores a failed
+step and runs the next ones, so finishSecret can make a version current that createSecret never filled; AWS
+stops at the failed step and the old key stays current. rotate() checks the outcome and, when the rotation
+failed, puts the staging labels back where AWS would have left them before raising RotationFailed (moto's
+"default version", which GetSecretValue without a stage reads, stays on the failed one).
 """
 
 from __future__ import annotations
@@ -55,20 +57,47 @@ def rotate(secretsmanager, deployment: Deployment, schedule_id: str | None = Non
         raise DeployError(
             f"rotation schedule {schedule_id or '(the only one)'} not found; the template has {names}"
         )
-    schedule = schedules[0]
-    before = _current_version(secretsmanager, schedule.secret_arn)
+    schedule, arn = schedules[0], schedules[0].secret_arn
+    before = _labelled(secretsmanager, arn)
     started = secretsmanager.rotate_secret(
-        SecretId=schedule.secret_arn, RotationLambdaARN=schedule.function_arn, RotationRules=schedule.rules
+        SecretId=arn, RotationLambdaARN=schedule.function_arn, RotationRules=schedule.rules
     )
-    after = _current_version(secretsmanager, schedule.secret_arn)
-    if after != started["VersionId"] or after == before:
-        raise RotationFailed(
-            f"rotating {schedule.secret_arn}: version {started['VersionId']} did not become AWSCURRENT "
-            f"(still {after}); see the rotation function's log"
-        )
-    return {"secret": schedule.secret_arn, "previous": before, "current": after}
+    new = started["VersionId"]
+    after = _labelled(secretsmanager, arn)
+    if after.get("AWSCURRENT") == new != before.get("AWSCURRENT") and _has_value(secretsmanager, arn, new):
+        return {"secret": arn, "previous": before.get("AWSCURRENT"), "current": new}
+    _put_back(secretsmanager, arn, before)
+    raise RotationFailed(
+        f"rotating {arn}: version {new} did not become AWSCURRENT with a value, "
+        f"{before.get('AWSCURRENT')} stays current; see the rotation function's log"
+    )
 
 
-def _current_version(secretsmanager, secret_arn: str) -> str | None:
+def _labelled(secretsmanager, secret_arn: str) -> dict[str, str]:
+    """{staging label: version id} of the secret."""
     stages = secretsmanager.describe_secret(SecretId=secret_arn).get("VersionIdsToStages") or {}
-    return next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
+    return {label: version for version, labels in stages.items() for label in labels}
+
+
+def _has_value(secretsmanager, secret_arn: str, version: str) -> bool:
+    try:
+        secretsmanager.get_secret_value(SecretId=secret_arn, VersionId=version)
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def _put_back(secretsmanager, secret_arn: str, before: dict[str, str]) -> None:
+    """The labels as they were before the rotation started, none pending (what a failed rotation leaves).
+    Read again after each move: moving AWSCURRENT moves AWSPREVIOUS too."""
+    for label in ("AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"):
+        now = _labelled(secretsmanager, secret_arn)
+        wanted = None if label == "AWSPENDING" else before.get(label)
+        if now.get(label) == wanted:
+            continue
+        change = {"SecretId": secret_arn, "VersionStage": label}
+        if now.get(label):
+            change["RemoveFromVersionId"] = now[label]
+        if wanted:
+            change["MoveToVersionId"] = wanted
+        secretsmanager.update_secret_version_stage(**change)

@@ -46,6 +46,8 @@ def rotate(step: str, secret_id: str, token: str) -> str:
     if stages is None:
         raise RotationError(f"secret version {token} has no stage for rotation of {secret_id}")
     if "AWSCURRENT" in stages:
+        if step == "finishSecret" and "AWSPENDING" in stages:
+            _drop_pending(client, secret_id, token)
         return "already current"
     if "AWSPENDING" not in stages:
         raise RotationError(f"secret version {token} is not AWSPENDING for rotation of {secret_id}")
@@ -84,7 +86,16 @@ def _finish(client, secret_id: str, token: str, metadata: dict) -> str:
     client.update_secret_version_stage(
         SecretId=secret_id, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
     )
+    _drop_pending(client, secret_id, token)
     return f"version {token} is current, {current} previous"
+
+
+def _drop_pending(client, secret_id: str, token: str) -> None:
+    """End with no AWSPENDING at all: AWS also accepts AWSPENDING left on the current version, but moto
+    5.2.5 then refuses the next RotateSecret as "still in progress"; this end state suits both."""
+    client.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
 
 
 _STEP = {"createSecret": _create, "setSecret": _set, "testSecret": _test, "finishSecret": _finish}
