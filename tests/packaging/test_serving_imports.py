@@ -1,8 +1,10 @@
-"""Serving never imports scikit-learn: every module the Lambda functions can load imports with scikit-learn,
-scipy and joblib blocked, and a failure names the module (and line) that pulled one in.
+"""Serving never imports scikit-learn or matplotlib: every module the Lambda functions can load imports with
+scikit-learn, scipy, joblib and matplotlib blocked, and a failure names the module (and line) that pulled one
+in; the Lambda packages hold no matplotlib.
 
 The serving side is every handler and every module of core/ except core/fitting/, the scikit-learn training
-code by design (the SageMaker job, the CLI and the tests use it). A new module is covered when it is added.
+code by design, and core/plotting/, the model card's pictures (the SageMaker job, the CLI and the tests use
+them). A new module is covered when it is added.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TRAINING_ONLY = ("core.fitting",)  # scikit-learn by design
-BLOCKED = ("sklearn", "scipy", "joblib")
+TRAINING_ONLY = ("core.fitting", "core.plotting")  # scikit-learn, matplotlib by design
+BLOCKED = ("sklearn", "scipy", "joblib", "matplotlib")
 # Stand-ins for every resource a function can be given: handlers check theirs at import; nothing calls AWS.
 RESOURCE_NAMES = {
     **dict.fromkeys(
@@ -108,6 +110,33 @@ def test_the_serving_side_imports_without_scikit_learn_scipy_or_joblib():
         "core.registry.versions",
         "core.retraining.prepare",
         "core.data.splits",
+        "core.cards.html",
+        "core.registry.cards",
+        "core.retraining.evaluate",
     } <= checked
-    assert not any(name.startswith("core.fitting") for name in checked)
+    assert not any(name.startswith(("core.fitting", "core.plotting")) for name in checked)
     assert report["control"].split(" ")[0] in BLOCKED and f"imported by {control} (" in report["control"]
+
+
+def test_the_lambda_packages_hold_no_matplotlib():
+    """Nothing the functions' requirements.txt installs (with every dependency, as pip resolves them here)
+    is a plotting library: the model card's pictures come from the training job and the CLI, the Evaluate
+    step adds numbers only."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    plotting = {"matplotlib", "contourpy", "kiwisolver", "fonttools", "cycler", "pyparsing", "pillow"}
+    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    todo = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    installed = set()
+    while todo:
+        requirement = todo.pop()
+        package = canonicalize_name(requirement.name)
+        if package in installed or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue  # seen, or not for this Python or only with an extra nobody asks for
+        installed.add(package)
+        todo += [Requirement(text) for text in metadata.requires(package) or []]
+    assert {"numpy", "pydantic", "jinja2", "markupsafe", "boto3"} <= installed
+    assert not installed & plotting, sorted(installed & plotting)
