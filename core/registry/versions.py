@@ -19,6 +19,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from core import aws_clients
+from core.cards.card import ModelCard
 from core.dynamodb_values import (
     conditional_check_failed,
     from_attribute_values,
@@ -29,6 +30,7 @@ from core.dynamodb_values import (
 from core.errors import Conflict, NotFound
 from core.registry.archives import bundle_dir, extract_archive, find_model_dir, read_manifest, read_metrics
 from core.registry.artifacts import ArtifactStore
+from core.registry.cards import CardStore
 from core.registry.retraining_lock import RetrainingLock
 from core.settings import Settings, get_settings
 
@@ -53,6 +55,7 @@ class ModelRegistry:
         self.table_name = self.settings.models_table
         self.bucket = self.settings.artifacts_bucket
         self.artifacts = ArtifactStore(self.bucket)
+        self.cards = CardStore(self.bucket)
 
     @property
     def _table(self):
@@ -81,6 +84,15 @@ class ModelRegistry:
             if item["version"]["S"].startswith("v")
         ]
         return sorted(items, key=lambda item: version_number(item["version"]), reverse=True)
+
+    def card(self, version: str) -> tuple[ModelCard, dict[str, bytes]]:
+        """The version's model card with its pictures and the version's current status; a version without a
+        stored card gets one from what its registry item knows (its `missing` says what that lacks)."""
+        from core.cards.build import card_from_registry_item
+
+        item = self.require(version)
+        card, images = self.cards.get(version) or (card_from_registry_item(item), {})
+        return card.model_copy(update={"version": version, "status": item.get("status")}), images
 
     def active_pointer(self) -> dict | None:
         item = self._table.get_item(Key={"version": ACTIVE_KEY}, ConsistentRead=True).get("Item")
@@ -135,17 +147,22 @@ class ModelRegistry:
         """Register a model directory (see docs/DESIGN.md) as a new candidate version and return its item.
 
         The bundle is verified by loading it before anything is written. With `training_job`, registering
-        the same job twice returns the first registration (retries of the Evaluate step are harmless).
+        the same job twice returns the first registration (retries of the Evaluate step are harmless). The
+        version's model card is the directory's (`card/`, written by the training job or `mlnews card`), else
+        one made from what the directory tells (docs/model-card.md).
         """
-        from core.model.bundle import ServingModel  # numpy-only; imported lazily to keep cold starts small
+        from core.cards.sections import timed_load  # numpy-only; imported lazily to keep cold starts small
 
         model_dir = find_model_dir(Path(model_dir))
         if training_job and (existing := self.version_for_training_job(training_job)):
             return self.require(existing)
-        model = ServingModel.load(model_dir)
+        model, load_seconds = timed_load(model_dir)
         version = self._allocate_version()
         prefix = self.artifacts.upload_bundle(version, bundle_dir(model_dir))
         artifact = self.artifacts.store_archive(version, model_dir, source_uri=artifact_uri)
+        card = self._registration_card(
+            version, model_dir, model, load_seconds, source=source, training_job=training_job
+        )
         manifest = read_manifest(model_dir)
         item = {
             "version": version,
@@ -165,6 +182,7 @@ class ModelRegistry:
             ),
             "data_summary": data_summary or {},
             "reasons": [],
+            "card": card,
         }
         writes = [self._put_new(item)]
         if training_job:
@@ -178,6 +196,26 @@ class ModelRegistry:
                     return self.require(existing)
             raise
         return item
+
+    def _registration_card(self, version: str, model_dir: Path, model, load_seconds: float, *, source: str,
+                           training_job: str | None) -> dict:
+        """Store the version's card: the model directory's own, else one from what the directory tells."""
+        from core.cards.build import card_for_model_dir, now
+        from core.cards.files import CARD_DIR, read_card_dir
+
+        stored = read_card_dir(model_dir / CARD_DIR)
+        card, images = stored or (
+            card_for_model_dir(
+                model_dir, source=source, model=model, load_seconds=load_seconds,
+                measured_in="the registering process (load only: it has no records to time)",
+            ),
+            {},
+        )  # fmt: skip
+        card = card.model_copy(
+            update={"version": version, "source": source, "training_job": training_job or None,
+                    "sha256": model.sha256, "updated_at": now()}
+        )  # fmt: skip
+        return self.cards.put(version, card, images)
 
     def register_training_output(
         self,
@@ -284,6 +322,10 @@ class ModelRegistry:
 
     def record_evaluation(self, version: str, evaluation: dict) -> None:
         self._set_fields(version, {"evaluation": evaluation})
+
+    def record_card(self, version: str, card: ModelCard, images: dict[str, bytes] | None = None) -> None:
+        """Store a new card.json for `version` (and any new pictures) and list it on the version's item."""
+        self._set_fields(version, {"card": self.cards.put(version, card, images)})
 
     def _set_fields(self, version: str, fields: dict, condition_status: str | None = None) -> None:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
