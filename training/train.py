@@ -2,14 +2,18 @@
 
 Reads every *.jsonl/*.json/*.csv file in the train channel, trains with core.fitting.training and writes
 the model directory (manifest.json, pipeline.joblib, bundle/, metrics.json) to SM_MODEL_DIR, metrics.json to
-SM_OUTPUT_DATA_DIR, and prints `validation:<metric>=<value>` lines for SageMaker metric definitions.
+SM_OUTPUT_DATA_DIR, and prints `validation:<metric>=<value>` lines for SageMaker metric definitions. Then the
+model card goes into the model directory's card/ (docs/model-card.md): with the golden channel (the golden
+holdout PrepareData cut, never trained on) the golden-set figures and their pictures (matplotlib, shipped as
+wheels), and the serving latency measured on its headlines.
 
 In a training job the sagemaker-training toolkit runs `python train.py --key value ...` (one pair per
 hyperparameter) from the code dir, with SM_HPS holding the same hyperparameters as JSON: they are read from
 SM_HPS, else from <SM_INPUT_CONFIG_DIR, default /opt/ml/input/config>/hyperparameters.json, and the
 `--key value` arguments are ignored. By hand:
 
-    python training/train.py --train DIR --model-dir DIR --output-data-dir DIR --hyperparameters '{"C": 4}'
+    python training/train.py --train DIR --model-dir DIR --output-data-dir DIR --hyperparameters '{"C": 4}' \
+        [--golden FILE_OR_DIR]
 
 Needs only core/ and training/ on the path (the SageMaker source dir).
 """
@@ -70,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     parser.add_argument("--model-dir", default=env.get("SM_MODEL_DIR", "/opt/ml/model"))
     parser.add_argument("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    parser.add_argument("--golden", default=env.get("SM_CHANNEL_GOLDEN"),
+                        help="golden holdout for the model card (default: the job's golden channel, if any)")
     parser.add_argument("--hyperparameters", default=None,
                         help="JSON object; default: $SM_HPS, else the job's hyperparameters.json")
     # The toolkit also passes each hyperparameter as --key value: accepted and ignored (SM_HPS has them)
@@ -112,6 +118,35 @@ def runtime_line() -> str:
             f"pydantic {pydantic.VERSION}")
 
 
+def read_golden_channel(channel: str | None) -> list[dict]:
+    """The golden records as the Evaluate step reads them (JSON objects, one a line), so both find the same
+    data fingerprint."""
+    from core.data.jsonl import read_jsonl
+
+    if not channel:
+        return []
+    return [record for path in data_files(Path(channel)) for _, record in read_jsonl(path)]
+
+
+def write_card(model_dir: Path, golden: list[dict]) -> Path:
+    """The model card of the trained directory, with its pictures, in <model dir>/card/."""
+    from core.cards.build import card_for_model_dir
+    from core.cards.files import CARD_DIR, write_card_dir
+    from core.plotting.card_plots import draw
+
+    instance = os.environ.get("SM_CURRENT_INSTANCE_TYPE") or "no instance type given"
+    where = f"the training job ({instance}, Python {platform.python_version()}, {platform.machine()})"
+    card = card_for_model_dir(
+        model_dir,
+        source="training",
+        golden_records=golden,
+        scored_by="the training job (its copy of the golden set)",
+        measured_in=where,
+    )
+    card, images = draw(card, made_by="the training job")
+    return write_card_dir(model_dir / CARD_DIR, card, images)
+
+
 def run(args: argparse.Namespace) -> dict:
     log.info("%s", runtime_line())
     hyperparameters = load_hyperparameters(args.hyperparameters)
@@ -134,6 +169,9 @@ def run(args: argparse.Namespace) -> dict:
         if key in metrics:
             print(f"validation:{key}={metrics[key]:.6f}", flush=True)
     print(f"model:version={manifest['version']}", flush=True)
+    golden = read_golden_channel(args.golden)
+    card = write_card(Path(args.model_dir), golden)
+    log.info("model card %s (%d golden records)", card, len(golden))
     return manifest
 
 
