@@ -28,7 +28,8 @@ def _text(**limits):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: the schema's boolean is true/false (not 0, 1 or "yes"), its integer not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NewsItem(_Strict):
