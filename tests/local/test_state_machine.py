@@ -78,6 +78,28 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     )
     assert candidate["data_summary"]["n_golden"] == output["prepared"]["data_summary"]["n_golden"] > 0
 
+    # The candidate's model card: the training job's part (pictures from its copy of the golden set, latency),
+    # then the Evaluate step's (the golden-set figures the gate used, the comparison, the decision).
+    assert candidate["card"]["uri"].endswith("/models/v0002/card/card.json")
+    card, images = registry.card("v0002")
+    assert (card.status, card.source, card.training_job) == ("active", "training", candidate["training_job"])
+    assert card.decision.promote is True and card.decision.reasons == evaluation["decision"]["reasons"]
+    assert card.comparison.active_version == active
+    assert card.comparison.active.accuracy == evaluation["golden"]["active"]["accuracy"]
+    assert card.golden.accuracy == evaluation["golden"]["candidate"]["accuracy"]
+    golden_n = candidate["data_summary"]["n_golden"]
+    assert card.golden.n == golden_n == sum(map(sum, card.golden.confusion.matrix))
+    assert card.golden.scored_by.startswith("the Evaluate step")
+    assert {(plot.made_by, plot.data_fingerprint) for plot in card.plots.values()} == {
+        ("the training job", card.golden.data_fingerprint)
+    }
+    assert sorted(images) == ["confusion_matrix.png", "reliability.png"]
+    assert all(data.startswith(b"\x89PNG") for data in images.values())
+    assert card.data.sources[0].startswith(f"s3://{pipeline.name('DataBucket')}/")
+    assert card.data.feedback_share == 0
+    assert card.serving_cost.latency.n > 0 and card.serving_cost.measured_in.startswith("the training job")
+    assert card.missing == []
+
     # What training received: the channel without any golden record, the user's hyperparameters and code.
     create = next(
         e
@@ -86,6 +108,7 @@ def test_better_candidate_is_promoted_over_a_weak_active_model(pipeline, base_da
     )
     request = json.loads(create["taskScheduledEventDetails"]["parameters"])
     assert request["EnableManagedSpotTraining"] is True
+    assert [channel["ChannelName"] for channel in request["InputDataConfig"]] == ["train", "golden"]
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert request["HyperParameters"]["C"] == "5.0"
     assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
