@@ -76,11 +76,16 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
                 f"send the body as JSON with Content-Type: {JSON_MEDIA_TYPE} (got {media})",
             )
         try:
-            return self._parse_json_data(app)
+            body = self._parse_json_data(app)
         except UnicodeDecodeError:
             raise RequestRefused(400, "invalid_body", "the body is not UTF-8 text (JSON must be)") from None
         except RecursionError:
             raise RequestRefused(400, "invalid_body", "the body's JSON nests too deeply") from None
+        if event.body and not isinstance(body, dict):
+            # Every body is an object; Powertools would read an array as its last item, `null` as no body.
+            error = {"type": "dict_type", "loc": ("body",), "msg": "Input should be a JSON object"}
+            raise RequestValidationError([{**error, "input": body}])
+        return body
 
 
 
