@@ -133,6 +133,11 @@ demo: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAMP
 local: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAMP))
 	$(BIN)/mlnews local up
 
+# docs/openapi.json as local mode serves /openapi.json (docs/api.md); a test fails when it is out of date.
+.PHONY: openapi
+openapi: $(STAMP) $(TRAINING_WHEELS_STAMP)
+	$(BIN)/python -m local.openapi_document
+
 # Needs Docker and LOCALSTACK_AUTH_TOKEN; see docs/local-mode.md.
 localstack:
 	docker compose -f docker-compose.localstack.yml up -d
