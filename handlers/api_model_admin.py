@@ -1,14 +1,18 @@
 """ModelAdminFunction: IAM-authorised model administration routes."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel
 
+from core.cards.card import ModelCard
+from core.errors import InvalidInput
 from core.registry.versions import ModelRegistry
 from core.retraining import check, evaluations, executions, outcome, status
 from core.schemas import (
+    VERSION_PATTERN,
     DeployRequest,
     DeployResponse,
     EvaluateRequest,
@@ -23,7 +27,14 @@ from core.schemas import (
     TrainStatus,
 )
 from core.settings import function_settings
-from handlers.http_api import BODY_ERRORS, CORRELATION_ID_PATH, build_app, correlation_id, responses
+from handlers.http_api import (
+    BODY_ERRORS,
+    CORRELATION_ID_PATH,
+    JSON_MEDIA_TYPE,
+    build_app,
+    correlation_id,
+    responses,
+)
 from handlers.observability import logger, metrics, tracer
 
 # What this function cannot work without, checked at its cold start.
@@ -106,6 +117,33 @@ def retrain_check(body: Annotated[RetrainCheckRequest | None, Body()] = None) ->
         include_feedback=body.include_feedback,
     )
     return RetrainCheckResponse.model_validate(result)
+
+
+CARD_RESPONSES = responses(
+    200, "The version's model card: JSON, or an HTML page with its pictures (format=html, Accept: text/html)",
+    400, 404,
+)  # fmt: skip
+CARD_RESPONSES[200]["content"] = {
+    JSON_MEDIA_TYPE: {"model": ModelCard},
+    "text/html": {"schema": {"type": "string"}},
+}
+
+
+@app.get("/api/v1/model/versions/<version>/card", responses=CARD_RESPONSES)
+def version_card(
+    version: str, format: Annotated[Literal["json", "html"] | None, Query()] = None
+) -> Response[ModelCard | str]:  # str: the HTML page
+    """The version's model card (docs/model-card.md): JSON, or a self-contained HTML page with its pictures
+    for ?format=html or, without ?format, an Accept header that names text/html."""
+    if not re.match(VERSION_PATTERN, version):
+        raise InvalidInput(f"{version!r} is not a model version (v0001, v0002, ...)")
+    card, images = ModelRegistry().card(version)
+    accept = app.current_event.get_header_value("Accept", default_value="", case_sensitive=False) or ""
+    if (format or ("html" if "text/html" in accept else "json")) == "json":
+        return Response(200, content_types.APPLICATION_JSON, card.model_dump(mode="json"))
+    from core.cards.html import render_html
+
+    return Response(200, "text/html; charset=utf-8", render_html(card, images))
 
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)

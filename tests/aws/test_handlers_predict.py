@@ -161,6 +161,7 @@ def test_every_api_function_produces_an_openapi_schema():
         "/api/v1/model/train",
         "/api/v1/model/train/{job_id}",
         "/api/v1/model/versions",
+        "/api/v1/model/versions/{version}/card",
         "/api/v1/model/deploy/{version}",
         "/api/v1/model/evaluate",
         "/api/v1/model/evaluate/{evaluation_id}",
