@@ -258,6 +258,123 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- card
+
+
+def _model_dir_card(path: Path, golden: list[str] | None, save: bool):
+    """A model directory's card: the one it holds (card/, from the training job or --save), else made here;
+    with --golden, scored on those records (and the latency measured on their headlines)."""
+    import platform
+
+    from core.cards.build import card_for_model_dir
+    from core.cards.files import CARD_DIR, read_card_dir, write_card_dir
+    from core.data.dataset import load_records
+    from core.registry.archives import find_model_dir
+
+    model_dir = find_model_dir(path)
+    stored = None if golden else read_card_dir(model_dir / CARD_DIR)
+    if stored:
+        card, images = stored
+    else:
+        records = [record.model_dump() for record in load_records(golden)] if golden else []
+        if golden and not records:
+            raise CliError("no valid records in " + ", ".join(golden))
+        where = f"mlnews card on this machine (Python {platform.python_version()}, {platform.machine()})"
+        card = card_for_model_dir(model_dir, measured_in=where, golden_records=records,
+                                  scored_by="mlnews card (--golden " + ", ".join(golden or []) + ")")
+        images = {}
+    if card.golden is not None and not images:
+        from core.plotting.card_plots import draw
+
+        card, images = draw(card, made_by="mlnews card")
+    if save:
+        print(f"card saved in {write_card_dir(model_dir / CARD_DIR, card, images).parent}", file=sys.stderr)
+    return card, images
+
+
+def _version_card(version: str, api: str, region: str | None):
+    """A registered version's card through the API (GET /api/v1/model/versions/{version}/card, signed)."""
+    from cli.smoke import Client, SmokeFailure, region_for
+    from core.cards.card import ModelCard
+
+    path = f"/api/v1/model/versions/{version}/card"
+    try:
+        status, payload = Client(api, region_for(api, region)).call("GET", path)
+    except SmokeFailure as failure:
+        raise CliError(str(failure)) from None
+    if status != 200 or not isinstance(payload, dict):
+        detail = payload.get("message") if isinstance(payload, dict) else str(payload)[:300]
+        raise CliError(f"GET {api.rstrip('/')}{path} returned HTTP {status}: {detail}")
+    return ModelCard.model_validate(payload)
+
+
+def _card_text(card) -> list[str]:
+    """The card in a few lines for the terminal."""
+    lines = [f"model card {card.version or card.bundle_version}"
+             + (f" ({card.status})" if card.status else "") + f", source: {card.source}"
+             + (f", training job {card.training_job}" if card.training_job else "")]
+    if card.data:
+        d = card.data
+        share = "" if d.feedback_share is None else f", verified feedback {d.n_feedback} "
+        share += "" if d.feedback_share is None else f"({d.feedback_share:.1%})"
+        lines.append(f"data:     {d.n_records} records{share}; fingerprint {(d.fingerprint or '-')[:16]}")
+        lines += [f"          from {source}" for source in d.sources]
+    if card.golden:
+        g = card.golden
+        lines.append(f"golden:   n={g.n}  accuracy {g.accuracy:.4f}  macro-F1 {g.macro_f1:.4f}  "
+                     f"top-3 {g.top3_accuracy:.4f}  ECE {g.ece:.4f}  (scored by {g.scored_by})")
+        for pair in g.top_confusions[:3]:
+            example = f'  e.g. "{pair.examples[0].headline}"' if pair.examples else ""
+            lines.append(f"          {pair.count:4d}  {pair.true} -> {pair.predicted}{example}")
+    if card.serving_cost:
+        s = card.serving_cost
+        latency = (f", one headline p50 {s.latency.p50_ms:.2f} ms / p95 {s.latency.p95_ms:.2f} ms"
+                   if s.latency else "")
+        load = f", load {s.load_seconds:.3f} s" if s.load_seconds is not None else ""
+        lines.append(f"serving:  bundle {s.bundle_bytes / 1e6:.2f} MB{load}{latency} (in {s.measured_in})")
+    if card.comparison and card.comparison.active:
+        c = card.comparison
+        lines.append(f"against:  {c.active_version}: accuracy {c.active.accuracy:.4f} -> "
+                     f"{c.candidate.accuracy:.4f}, macro-F1 {c.active.macro_f1:.4f} -> "
+                     f"{c.candidate.macro_f1:.4f}")
+    if card.decision:
+        lines.append(f"gate:     {'promote' if card.decision.promote else 'reject'}")
+        lines += [f"          - {reason}" for reason in card.decision.reasons]
+    lines += [f"missing:  {line}" for line in card.missing]
+    return lines
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    import re
+
+    from core.schemas import VERSION_PATTERN
+
+    path = Path(args.target)
+    if path.is_dir():
+        card, images = _model_dir_card(path, args.golden, args.save)
+    elif re.match(VERSION_PATTERN, args.target):
+        if args.golden or args.save:
+            raise CliError("--golden and --save are for a model directory; the pipeline scored this version")
+        card = _version_card(args.target, args.api, args.region)
+        images = {}
+        if card.golden is not None:  # the API's JSON has the numbers: the pictures are drawn here
+            from core.plotting.card_plots import draw
+
+            card, images = draw(card, made_by="mlnews card, from the card's numbers")
+    else:
+        raise CliError(f"{args.target}: neither a model directory nor a model version such as v0001")
+    if args.html:
+        from core.cards.html import render_html
+
+        Path(args.html).write_text(render_html(card, images), encoding="utf-8")
+        print(f"card written to {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(card.model_dump(mode="json"), ensure_ascii=False))
+    elif not args.html:
+        print("\n".join(_card_text(card)))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -301,6 +418,20 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top-k", type=int, default=3)
     pr.add_argument("--json", action="store_true", help="JSON lines output for headline arguments")
     pr.set_defaults(func=cmd_predict)
+
+    card = sub.add_parser("card", help="a model's card: data, golden-set figures, pictures, cost, the gate")
+    card.add_argument("target", metavar="VERSION|MODEL_DIR",
+                      help="a registered version (read through the API) or a model directory")
+    card.add_argument("--html", metavar="PATH", help="write the card as one HTML page with its pictures")
+    card.add_argument("--json", action="store_true", help="print the card as one JSON object")
+    card.add_argument("--golden", action="append", metavar="PATH",
+                      help="model directory: score it on these records (JSON lines/CSV; repeatable)")
+    card.add_argument("--save", action="store_true",
+                      help="model directory: keep the card in MODEL_DIR/card/ (registration stores it)")
+    card.add_argument("--api", default=os.environ.get("MLNEWS_API_URL", "http://127.0.0.1:3000"),
+                      metavar="URL", help="VERSION: the API (default $MLNEWS_API_URL, else local mode's)")
+    card.add_argument("--region", help="VERSION: region for SigV4 (default: the URL's, else AWS_REGION)")
+    card.set_defaults(func=cmd_card)
 
     from cli import smoke
 
