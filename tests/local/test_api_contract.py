@@ -74,7 +74,42 @@ def test_the_committed_openapi_document_is_the_one_the_code_serves(api):
     )
 
 
-# The committed document, which the test above holds equal to the one served (its first server is the default
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status", "expected"),
+    [
+        # the findings, each as a new user met it
+        ("POST", "/api/v1/predict", b'{"headline": "\xff\xfe"}', "application/json", 400,
+         {"error": "invalid_body", "message": "the body is not UTF-8 text (JSON must be)"}),
+        ("POST", "/api/v1/predict", b'{"headline": "\\f\\f"}', "application/json", 422,
+         "needs at least one visible character"),
+        ("POST", "/api/v1/predict", b'{"headline": "x"}', "application/x-www-form-urlencoded", 415,
+         {"error": "unsupported_media_type",
+          "message": "send the body as JSON with Content-Type: application/json "
+                     "(got application/x-www-form-urlencoded)"}),
+        ("TRACE", "/api/v1/predict", None, None, 403, {"message": "Missing Authentication Token"}),
+        ("GET", "/api/v1/model/versions", None, None, 403, {"message": "Missing Authentication Token"}),
+        # and their neighbours
+        ("POST", "/api/v1/predict", b'{"headline": "x"}', None, 200, "prediction_id"),
+        ("POST", "/api/v1/predict", b'{"headline": "x"}', "text/plain", 415, "unsupported_media_type"),
+        ("POST", "/api/v1/predict", b"[" * 100_000 + b"]" * 100_000, "application/json", 400,
+         {"error": "invalid_body", "message": "the body's JSON nests too deeply"}),
+        ("POST", "/api/v1/predict", b'[{"headline": "x"}]', "application/json", 422, "a JSON object"),
+        ("POST", "/api/v1/predict", b'{"headline": "  x  ", "top_k": true}', "application/json", 422,
+         "body.top_k: Input should be a valid integer"),
+    ],
+)
+def test_hostile_input_gets_a_clear_json_4xx(api, method, path, body, content_type, status, expected):
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = requests.request(method, api.front.base_url + path, data=body, headers=headers, timeout=30)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    if isinstance(expected, dict):
+        assert response.json() == expected
+    else:
+        assert expected in response.text
+
+
+# The committed document, which the first test holds equal to the one served (its first server is the default
 # local address; each call goes to the test's session instead).
 schema = schemathesis.openapi.from_dict(json.loads(openapi_document.DOCUMENT_PATH.read_text("utf-8")))
 
