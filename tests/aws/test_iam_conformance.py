@@ -41,16 +41,16 @@ def without_policy_template(function: str, name: str) -> dict:
 
 def test_record_outcome_without_the_table_key_is_refused_like_defect_2(aws_from, load_event):
     """Defect 2 again, caught at run time: DynamoDB uses the table's customer managed key as the caller."""
-    import handlers.record_outcome as module
-
     aws = aws_from(without_statement("RecordOutcomeFunction", "UseTableKey"))
     aws.use_function_env("RecordOutcomeFunction")
+    import handlers.record_outcome as module  # after the env: the module checks its settings at import
     with expected_denials() as denied, pytest.raises(ClientError) as raised:
         module.lambda_handler(load_event("sfn_record_outcome_failure.json"), LambdaContext())
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "is not authorized to perform: kms:Decrypt" in raised.value.response["Error"]["Message"]
     report = "\n".join(denial.report() for denial in denied)
-    assert "RecordOutcomeFunction" in report and "dynamodb:DeleteItem" in report
+    # its first table call (reading the candidate it may have to reject) is the one refused
+    assert "RecordOutcomeFunction" in report and "dynamodb:GetItem" in report
     assert f"encrypted with the customer managed key {aws.stack.attributes['DataKey']['Arn']}" in report
     assert '"Action": ["kms:Decrypt"]' in report  # the statement to add
 
@@ -65,7 +65,6 @@ def test_the_same_call_passes_with_the_template_as_it_is(aws, load_event):
 
 
 def test_predict_without_its_secret_policy_cannot_sign_prediction_ids(aws_from, good_model_dir):
-    import handlers.api_predict as module
     from core.registry.versions import ModelRegistry
     from tests.support.api_events import api_event, call
 
@@ -73,6 +72,7 @@ def test_predict_without_its_secret_policy_cannot_sign_prediction_ids(aws_from, 
     registry = ModelRegistry()
     registry.activate(registry.register_model_dir(good_model_dir)["version"], reason="test setup")
     aws.use_function_env("PredictFunction")
+    import handlers.api_predict as module  # after the env: the module checks its settings at import
     with expected_denials() as denied:
         status, body, _ = call(module, api_event("api_predict.json", body={"headline": "senate vote"}))
     assert status >= 500, body  # the deployed stack would fail the same way
