@@ -149,6 +149,26 @@ class TrainStatus(BaseModel):
     error: dict | None
 
 
+class TrainRun(BaseModel):
+    job_id: str
+    status: str
+    started_at: str | None
+    stopped_at: str | None
+
+
+class TrainRuns(BaseModel):
+    runs: list[TrainRun] = Field(description="newest first; GET /api/v1/model/train/{job_id} tells one")
+
+
+class FeedbackDay(AccuracyCounter):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    per_model_version: dict[str, AccuracyCounter] = Field(description="by the version that served it")
+
+
+class FeedbackTimeline(BaseModel):
+    days: list[FeedbackDay] = Field(description="oldest first, today last, days without feedback included")
+
+
 class ModelVersion(BaseModel):
     version: str
     status: str
@@ -160,6 +180,8 @@ class ModelVersion(BaseModel):
     training_job: str | None = None
     reasons: list[str] | None = None
     evaluation: dict | None = None
+    deployed_at: str | None = Field(None, description="when it last became active")
+    retired_at: str | None = Field(None, description="when it last stopped being active: a rollback's target")
 
 
 class ModelVersions(BaseModel):
