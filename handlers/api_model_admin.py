@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from core.cards.card import ModelCard
 from core.errors import InvalidInput
+from core.feedback import timeline
 from core.registry.versions import ModelRegistry
-from core.retraining import check, evaluations, executions, outcome, status
+from core.retraining import check, evaluations, executions, outcome, recent_runs, status
 from core.schemas import (
     VERSION_PATTERN,
     DeployRequest,
@@ -18,12 +19,14 @@ from core.schemas import (
     EvaluateRequest,
     EvaluationAccepted,
     EvaluationResult,
+    FeedbackTimeline,
     ModelVersion,
     ModelVersions,
     RetrainCheckRequest,
     RetrainCheckResponse,
     TrainAccepted,
     TrainRequest,
+    TrainRuns,
     TrainStatus,
 )
 from core.settings import function_settings
@@ -67,6 +70,11 @@ def train(body: Annotated[TrainRequest, Body()]) -> Response[TrainAccepted]:
     return accepted(TrainAccepted.model_validate(started))
 
 
+@app.get("/api/v1/model/train", responses=responses(200, "The latest retraining runs"))
+def train_runs(limit: Annotated[int, Query(ge=1, le=recent_runs.MAX_RUNS)] = 10) -> TrainRuns:
+    return TrainRuns(runs=recent_runs.recent_runs(limit))
+
+
 @app.get("/api/v1/model/train/<job_id>", responses=responses(200, "The retraining run", 404))
 def train_status(job_id: str) -> TrainStatus:
     return TrainStatus.model_validate(status.execution_status(job_id))
@@ -80,6 +88,11 @@ def versions() -> ModelVersions:
         active_version=pointer["active_version"] if pointer else None,
         versions=[ModelVersion.model_validate(item) for item in registry.list_versions()],
     )
+
+
+@app.get("/api/v1/model/feedback/daily", responses=responses(200, "Feedback volume and accuracy per day"))
+def feedback_daily(days: Annotated[int, Query(ge=1, le=timeline.MAX_DAYS)] = 14) -> FeedbackTimeline:
+    return FeedbackTimeline(days=timeline.daily_feedback(days))
 
 
 @app.post(

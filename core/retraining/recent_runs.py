@@ -1,0 +1,30 @@
+"""The latest retraining executions, newest first (the operator page's list; one run's step, training job and
+outcome come from core.retraining.status)."""
+
+from __future__ import annotations
+
+from core.retraining.executions import list_executions, parse_time, settings_with_state_machine
+from core.settings import Settings
+
+MAX_RUNS = 100  # ListExecutions' largest page
+
+
+def _iso(value) -> str | None:
+    parsed = parse_time(value)
+    return parsed.isoformat(timespec="seconds") if parsed else None
+
+
+def recent_runs(limit: int = 10, settings: Settings | None = None) -> list[dict]:
+    """At most `limit` executions of the retraining state machine: one ListExecutions call."""
+    settings = settings_with_state_machine(settings)
+    if not 1 <= limit <= MAX_RUNS:
+        raise ValueError(f"limit must be between 1 and {MAX_RUNS}")
+    return [
+        {
+            "job_id": execution["name"],
+            "status": execution["status"],
+            "started_at": _iso(execution.get("startDate")),
+            "stopped_at": _iso(execution.get("stopDate")),
+        }
+        for execution in list_executions(settings, limit=limit)
+    ]
