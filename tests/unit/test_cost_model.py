@@ -132,7 +132,7 @@ def test_predict_path_by_hand(facts, prices):
     assert _line(bill, "DynamoDB", "write").usd == pytest.approx(predictions * 0.625e-6)
     assert _line(bill, "KMS", "customer managed key").usd == 1.0
     assert _line(bill, "Secrets Manager", "secret").usd == pytest.approx(0.40)
-    assert _line(bill, "CloudWatch", "alarms").usd == pytest.approx(0.9)
+    assert _line(bill, "CloudWatch", "alarms").usd == pytest.approx(facts.alarm_metrics * 0.10)  # per metric
     assert _line(bill, "SageMaker", "training").usd == 0.0
     assert bill.total == pytest.approx(sum(line.usd for line in bill.lines))
 
