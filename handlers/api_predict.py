@@ -24,7 +24,16 @@ from handlers.observability import add_detailed_metric, detailed_metrics, logger
 function_settings("models_table", "artifacts_bucket", "prediction_secret_arn")
 
 app = build_app()
-model_cache = ActiveModelCache()  # one per container: the model survives across invocations
+
+
+def count_refused_model(version: str, reason: str) -> None:
+    """The active version's bundle did not load (e.g. it differs from the registry's sha256): the previous
+    model keeps serving; ModelLoadRefusedAlarm (template.yaml) watches this metric."""
+    metrics.add_metric(name="ModelLoadRefused", unit=MetricUnit.Count, value=1)
+
+
+# One per container: the model survives across invocations.
+model_cache = ActiveModelCache(on_load_refused=count_refused_model)
 
 
 @app.get("/health", responses=responses(200, "The service and the active model version"))

@@ -2,7 +2,9 @@
 
 - The active pointer is re-read at most every MODEL_REFRESH_SECONDS; requests in between use the loaded model.
 - A new version is downloaded to MODEL_CACHE_DIR and must match the registry's sha256 before it is used; if it
-  fails to load, the previous model keeps serving (and the failure is logged and exposed as `last_error`).
+  fails to load (tampered, corrupt or unreadable), the previous model keeps serving, the failure is logged,
+  exposed as `last_error` and reported to `on_load_refused` (the predict handler counts it as a metric that
+  an alarm watches). It is tried again, and reported again, every interval while that version is active.
 - Repeated inputs are answered from a PredictionLRU, emptied when the model changes.
 
 Not a Powertools parameters cache like core.registry.active_model: a failed read or load waits for the next
@@ -30,8 +32,10 @@ class ActiveModelCache:
         settings: Settings | None = None,
         registry: ModelRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_load_refused: Callable[[str, str], None] | None = None,
     ):
         self._settings = settings
+        self._on_load_refused = on_load_refused  # (version, reason)
         self._registry = registry
         self._clock = clock
         self._lock = threading.Lock()
@@ -98,6 +102,8 @@ class ActiveModelCache:
         except Exception as error:  # a broken new version must not take serving down
             logger.error("cannot load model %s, still serving %s: %s", version, self._version, error)
             self.last_error = f"cannot load model {version}: {error}"
+            if self._on_load_refused is not None:
+                self._on_load_refused(version, str(error))
             return
         logger.info("serving model %s (was %s)", version, self._version)
         self._model, self._version, self.last_error = model, version, None
