@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from core.data.dataset import NewsRecord
 from core.fitting.classifier import TemperatureScaledLinearClassifier
 from core.fitting.export import export_bundle
-from core.fitting.features import TextComposer, build_features, resolve_embeddings
+from core.fitting.features import TextComposer, build_features, csr_row_slice, resolve_embeddings
 from core.fitting.hyperparameters import Hyperparameters, TrainingError
 from core.model import bundle_format
 from core.model import manifest as manifest_mod
@@ -108,6 +108,15 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
     composer = TextComposer(fields)
     features = build_features(hp, embeddings)
     X_fit = features.fit_transform(composer.transform(fit_items))
+    n_fit_rows = X_fit.shape[0]
+    X_cal = features.transform(composer.transform(cal_aug_items)) if len(cal_items) else None
+    X_all = None
+    if hp.refit_full and X_cal is not None:
+        # one matrix for the refit, the fit and calibration rows views of it: no copy at the refit
+        X_all = sparse.vstack([X_fit, X_cal], format="csr")
+        del X_fit, X_cal
+        X_fit = csr_row_slice(X_all, 0, n_fit_rows)
+        X_cal = csr_row_slice(X_all, n_fit_rows, X_all.shape[0])
     timings["features"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -122,7 +131,6 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
     start = time.perf_counter()
     step("temperature")
     pipeline = Pipeline([("text", composer), ("features", features), ("clf", clf)])
-    X_cal = features.transform(composer.transform(cal_aug_items)) if len(cal_items) else None
     if X_cal is not None:
         clf.calibrate(X_cal, cal_aug_labels)
     timings["calibrate"] = time.perf_counter() - start
@@ -141,15 +149,16 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         ho = evaluate(cal_labels, pipeline.predict_proba(headline_only), classes)
         metrics["headline_only_accuracy"] = ho["accuracy"]
         metrics["headline_only_macro_f1"] = ho["macro_f1"]
-    if hp.refit_full and X_cal is not None:
+    if X_all is not None:
         # The figures above are the held-out estimate; the shipped model also learns from that slice,
         # keeping the temperature fitted on it.
         start = time.perf_counter()
         temperature = clf.temperature_
-        clf.fit(sparse.vstack([X_fit, X_cal]).tocsr(), list(fit_labels) + list(cal_aug_labels))
+        del X_fit, X_cal
+        clf.fit(X_all, list(fit_labels) + list(cal_aug_labels))
         clf.temperature_ = temperature
         timings["refit"] = time.perf_counter() - start
-    metrics["refit_full"] = bool(hp.refit_full and X_cal is not None)
+    metrics["refit_full"] = X_all is not None
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return pipeline, metrics
 
