@@ -108,7 +108,7 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)
 
 # The whole suite with its coverage (the floor is fail_under in pyproject.toml), then the handler tests again
 # on the Lambda runtime's Python.
-test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
+test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q --cov --cov-report=term
 	@echo "Handler tests again on the Lambda runtime's Python ($(LAMBDA_PYTHON_VERSION)):"
 	$(LAMBDA_BIN)/python -m pytest -q -p no:cacheprovider $(HANDLER_TESTS)
@@ -120,8 +120,16 @@ TEST_TIERS := unit aws local packaging e2e
 .PHONY: $(addprefix test-,$(TEST_TIERS))
 test-unit test-aws: $(STAMP)
 test-local test-packaging test-e2e: $(STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
+test-e2e: $(CHROMIUM)
 $(addprefix test-,$(TEST_TIERS)):
 	$(BIN)/python -m pytest -q tests/$(@:test-%=%)
+
+# Debian's chromium, which the operator page's browser test drives with Playwright (no browser download);
+# installed only when missing (a clean CI machine).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
@@ -137,6 +145,13 @@ local: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAM
 .PHONY: openapi
 openapi: $(STAMP) $(TRAINING_WHEELS_STAMP)
 	$(BIN)/python -m local.openapi_document
+
+# The operator page as one static HTML file for a deployed stack (docs/local-mode.md):
+# make operator-page API=<the stack's ApiUrl> [OUT=build/operator-page.html]
+.PHONY: operator-page
+operator-page: $(STAMP)
+	@test -n "$(API)" || { echo "usage: make operator-page API=<the stack's ApiUrl> [OUT=file]"; exit 2; }
+	$(BIN)/python -m local.operator_page --api "$(API)" $(if $(OUT),--out "$(OUT)")
 
 # Needs Docker and LOCALSTACK_AUTH_TOKEN; see docs/local-mode.md.
 localstack:
