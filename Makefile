@@ -106,6 +106,13 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(CHECKOV_VENV)/bin/python tools/checkov_check.py template.yaml
 	$(SAM_OFFLINE) $(SAM_VENV)/bin/sam validate --lint -t template.yaml
 
+# Debian's chromium, which the operator page's browser test drives with Playwright (no browser download);
+# installed only when missing (a clean CI machine).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # The whole suite with its coverage (the floor is fail_under in pyproject.toml), then the handler tests again
 # on the Lambda runtime's Python.
 test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP) $(CHROMIUM)
@@ -123,13 +130,6 @@ test-local test-packaging test-e2e: $(STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING
 test-e2e: $(CHROMIUM)
 $(addprefix test-,$(TEST_TIERS)):
 	$(BIN)/python -m pytest -q tests/$(@:test-%=%)
-
-# Debian's chromium, which the operator page's browser test drives with Playwright (no browser download);
-# installed only when missing (a clean CI machine).
-CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
