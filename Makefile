@@ -134,6 +134,15 @@ $(addprefix test-,$(TEST_TIERS)):
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# Training time and peak memory at 10k/50k/210k synthetic records, and the predict function's cold start as
+# Lambda runs it (docs/scale.md); each writes its results to bench/results/.
+.PHONY: bench-scale bench-cold-start
+bench-scale: $(STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP)
+	$(BIN)/python -m bench.training_scale
+
+bench-cold-start: $(STAMP) $(LAMBDA_STAMP)
+	$(BIN)/python -m bench.lambda_cold_start
+
 # Without the training image's Python, local mode runs jobs on .venv's Python and says so (make test needs it).
 demo: $(STAMP) $(TRAINING_WHEELS_STAMP) $(if $(PYTHON_TRAINING),$(TRAINING_STAMP))
 	$(BIN)/mlnews local demo
@@ -172,6 +181,11 @@ LAMBDA_PYTHON_VERSION := 3.12
 # Lambda's python3.12 runtime has glibc 2.34: wheels up to manylinux_2_28 run there (numpy >= 2.3 ships only those).
 LAMBDA_PLATFORMS := manylinux2014_aarch64 manylinux_2_28_aarch64
 LAMBDA_PIP = $(PYTHON) -m pip
+# Bytecode compiled by the runtime's Python: /var/task is read-only, so a module without its .pyc is compiled
+# at every cold start (the predict function's import took 2.4 s instead of 0.4, docs/scale.md). unchecked-hash:
+# zip times (2 s resolution) could make timestamp-checked .pyc look stale, and a built package never changes.
+LAMBDA_COMPILE = $(if $(PYTHON_LAMBDA),$(PYTHON_LAMBDA) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+	"$(ARTIFACTS_DIR)" >/dev/null,@echo "no Python $(LAMBDA_PYTHON_VERSION): the package has no .pyc (slower cold starts)")
 # PrepareData ships the training wheels in sourcedir.tar.gz (core/retraining/sourcedir.py): only the image's platform.
 TRAINING_WHEELS_DOWNLOAD = $(LAMBDA_PIP) download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 	--implementation cp --python-version $(TRAINING_PYTHON_VERSION) $(addprefix --platform ,$(TRAINING_PLATFORMS)) \
@@ -191,4 +205,5 @@ build-PredictionKeyRotationFunction:
 	$(LAMBDA_PIP) install --quiet --disable-pip-version-check --no-compile -r requirements.txt \
 		--target "$(ARTIFACTS_DIR)" $(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp \
 		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all:
+	$(LAMBDA_COMPILE)
 	$(if $(filter build-PrepareDataFunction,$@),$(TRAINING_WHEELS_DOWNLOAD))
