@@ -2,9 +2,11 @@
 """The interactive API page served at /docs: one self-contained HTML document (no CDN; works offline).
 
 It reads /openapi.json and renders a small form per operation (path parameters, query string, JSON body).
-Requests to IAM routes are signed with SigV4 as local mode's `local` key (Web Crypto, which browsers offer on
-127.0.0.1 and localhost), the way local.sigv4 signs; the region comes from /_local/status.
+Requests to IAM routes are signed with SigV4 as local mode's `local` key (local.browser_signing, the way
+local.sigv4 checks); the region comes from /_local/status.
 """
+
+from local.browser_signing import SIGV4_JS
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ml-news-pipeline local API</title>
@@ -29,6 +31,7 @@ pre{background:#0f141b;color:#d7e0ea;padding:10px;border-radius:4px;overflow:aut
 AWS. Routes marked IAM need a SigV4 signature, here as on AWS: this page signs them with local mode's key
 <code>local</code>. <a href="/openapi.json">openapi.json</a></p><div id="ops">Loading&hellip;</div></main>
 <script>
+let region=null;
 function el(tag, attrs, text){const e=document.createElement(tag);Object.assign(e,attrs||{});
  if(text!==undefined)e.textContent=text;return e;}
 function example(schema, comps, depth){depth=depth||0;if(!schema||depth>4)return null;
@@ -40,33 +43,14 @@ function example(schema, comps, depth){depth=depth||0;if(!schema||depth>4)return
  if(schema.type==='array')return [example(schema.items,comps,depth+1)];
  if(schema.type==='integer'||schema.type==='number')return 1;if(schema.type==='boolean')return true;
  return schema.enum?schema.enum[0]:'text';}
-const enc=new TextEncoder();let region=null;
-function hex(buf){return [...new Uint8Array(buf)].map(b=>b.toString(16).padStart(2,'0')).join('');}
-async function sha256(text){return hex(await crypto.subtle.digest('SHA-256',enc.encode(text)));}
-async function hmac(key,text){const k=await crypto.subtle.importKey('raw',typeof key==='string'?enc.encode(key):key,
- {name:'HMAC',hash:'SHA-256'},false,['sign']);return crypto.subtle.sign('HMAC',k,enc.encode(text));}
-function quote(s){return encodeURIComponent(s).replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());}
-async function sigv4(method,url,body,host,amzDate,region,key,secret){
- const u=new URL(url,'http://'+host);const day=amzDate.slice(0,8);
- const path=u.pathname.split('/').map(quote).join('/');
- const pairs=u.search?u.search.slice(1).split('&').map(p=>{const i=p.indexOf('=');return i<0?[p,'']:[p.slice(0,i),p.slice(i+1)];}):[];
- pairs.sort((a,b)=>a[0]<b[0]?-1:a[0]>b[0]?1:a[1]<b[1]?-1:a[1]>b[1]?1:0);
- const canonical=[method,path,pairs.map(p=>p[0]+'='+p[1]).join('&'),'host:'+host,'x-amz-date:'+amzDate,'',
-  'host;x-amz-date',await sha256(body)].join('\\n');
- const scope=day+'/'+region+'/execute-api/aws4_request';
- const toSign=['AWS4-HMAC-SHA256',amzDate,scope,await sha256(canonical)].join('\\n');
- let k=await hmac('AWS4'+secret,day);for(const part of [region,'execute-api','aws4_request'])k=await hmac(k,part);
- return {'X-Amz-Date':amzDate,'Authorization':'AWS4-HMAC-SHA256 Credential='+key+'/'+scope+
-  ', SignedHeaders=host;x-amz-date, Signature='+hex(await hmac(k,toSign))};}
-async function send(path, method, form, out, iam){const t0=performance.now();let url=path;
+""" + SIGV4_JS + """async function send(path, method, form, out, iam){const t0=performance.now();let url=path;
  for(const inp of form.querySelectorAll('input[data-path]')){url=url.replace('{'+inp.dataset.path+'}',encodeURIComponent(inp.value));}
  const q=form.querySelector('input[name=query]');if(q&&q.value)url+='?'+q.value;
  const opts={method:method.toUpperCase(),headers:{'X-Correlation-ID':'docs-'+Date.now()}};
  const b=form.querySelector('textarea');if(b&&b.value.trim()){opts.body=b.value;opts.headers['Content-Type']='application/json';}
- out.textContent='...';try{if(iam){if(!window.crypto||!crypto.subtle)throw new Error('signing needs Web Crypto: open this page on 127.0.0.1 or localhost');
+ out.textContent='...';try{if(iam){
   if(!region)region=(await (await fetch('/_local/status')).json()).region;
-  const amzDate=new Date().toISOString().replace(/[-:]/g,'').replace(/\\.\\d{3}/,'');
-  Object.assign(opts.headers,await sigv4(opts.method,url,opts.body||'',location.host,amzDate,region,'local','local'));}
+  Object.assign(opts.headers,await signRequest(opts.method,url,opts.body||'',{accessKeyId:'local',secretAccessKey:'local',region}));}
   const r=await fetch(url,opts);const txt=await r.text();let shown=txt;
   try{shown=JSON.stringify(JSON.parse(txt),null,2);}catch(e){}
   out.textContent=r.status+' '+r.statusText+'  ('+Math.round(performance.now()-t0)+' ms)\\n\\n'+shown;}

@@ -7,7 +7,8 @@ a method or path the API does not define, and an `AWS_IAM` route called without 
 403 (local.sigv4 checks the signature, not IAM policy); a body over 10 MB gets 413. The events of signed IAM
 calls carry the signer in `requestContext.identity` (the `local` key: LOCAL_IAM_USER_ARN).
 Also served: /openapi.json (merged from the functions' Powertools resolvers, or built from the routes),
-/docs (self-contained HTML, works offline), and /_local/* control routes used by `mlnews local tick`.
+/docs (self-contained HTML, works offline), the operator page at / (local.operator_page), and /_local/*
+control routes used by `mlnews local tick`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from local.cfn import ACCOUNT_ID
 from local.docs_page import DOCS_HTML
 from local.iam.enforcement import access_control
+from local.operator_page import operator_page
 from local.routes import Route, group_name
 from local.sigv4 import Caller, SignatureRefused, verify
 
@@ -33,6 +35,7 @@ LOCAL_IAM_USER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-developer"
 # The key every process of local mode has (local.in_process_lambda.LOCAL_ENV); users sign with it too.
 LOCAL_KEY = Caller("local", "local", (None, "local"), LOCAL_IAM_USER_ARN)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+OPERATOR_HTML = operator_page()  # same origin, signed as the `local` key
 REQUEST_TIMEOUT_SECONDS = 60  # a client that stops sending mid-request does not hold a thread for ever
 _TEXT_TYPES = (
     "application/json",
@@ -260,6 +263,10 @@ class HttpFront:
         if request.method == "GET" and path in ("/docs", "/docs/"):
             return HttpResponse(
                 200, [("Content-Type", "text/html; charset=utf-8")], DOCS_HTML.encode("utf-8")
+            )
+        if request.method == "GET" and path == "/":  # the operator page, over this same API
+            return HttpResponse(
+                200, [("Content-Type", "text/html; charset=utf-8")], OPERATOR_HTML.encode("utf-8")
             )
         if path.startswith("/_local/"):
             return self._control(request)
