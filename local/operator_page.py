@@ -99,7 +99,9 @@ async function api(method,path,body){
  const headers={'X-Correlation-ID':'operator-'+Date.now().toString(36)};
  if(text)headers['Content-Type']='application/json';
  if(path.startsWith('/api/v1/model/'))Object.assign(headers,await signRequest(method,url,text,await credentials()));
- const response=await fetch(url,{method,headers,body:text||undefined});
+ let response;try{response=await fetch(url,{method,headers,body:text||undefined});}
+ catch(e){throw new Error(method+' '+path+' did not get an answer the page may read: the API is unreachable, or refused the call '+
+  'without CORS headers (API Gateway\'s own 403s have none: check the credentials, their region and execute-api:Invoke)');}
  const type=response.headers.get('Content-Type')||'';
  const data=type.includes('json')?await response.json():await response.text();
  if(!response.ok)throw new ApiError(response.status,data);return data;}
