@@ -82,7 +82,7 @@ The identity needs <code>execute-api:Invoke</code> on the API's admin routes.</p
 const CONFIG=__CONFIG_JSON__;
 __SIGV4_JS__
 const CREDS_KEY='mlnews-operator-credentials';
-let localCreds=null,cardVersion=null,cardPinned=false,polling=null,evaluationId=null,busy=false;
+let localCreds=null,cardVersion=null,cardPinned=false,polling=null,evaluationId=null,busy=false,startedJob=null;
 const $=id=>document.getElementById(id);
 function esc(value){return String(value??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
 function pct(value){return typeof value==='number'?(100*value).toFixed(1)+'%':'\u2013';}
@@ -131,6 +131,8 @@ function outcomeText(run){const o=run.outcome;if(o)return '<span class="status s
  if(run.error)return '<span class="status s-failed">failed</span> <span class="muted">'+esc(run.error.error||'')+'</span>';return '';}
 async function loadRuns(){
  const list=(await api('GET','/api/v1/model/train?limit=5')).runs;
+ // ListExecutions is eventually consistent on AWS: a run just started may not be listed yet
+ if(startedJob&&!list.some(r=>r.job_id===startedJob))list.unshift({job_id:startedJob,status:'RUNNING'});else startedJob=null;
  const runs=await Promise.all(list.map(r=>api('GET','/api/v1/model/train/'+encodeURIComponent(r.job_id)).catch(()=>r)));
  $('runs').tBodies[0].innerHTML=runs.map(r=>'<tr data-job="'+esc(r.job_id)+'"><td class="mono">'+esc(r.job_id)+'</td><td><span class="status s-'+esc(r.status)+'">'+esc(r.status)+'</span></td>'+
   '<td class="step">'+esc(r.status==='RUNNING'?(r.current_step||'starting'):(r.current_step||''))+(r.training_job&&r.status==='RUNNING'&&r.training_job.secondary_status?' <span class="muted">('+esc(r.training_job.secondary_status)+')</span>':'')+'</td>'+
@@ -168,7 +170,7 @@ async function refresh(){
 async function act(label,work){say(label+'\u2026');try{say(await work());}catch(e){say(label+' failed: '+e.message,true);}refresh();}
 $('retrain').onclick=()=>act('starting a retraining',async()=>{const body={include_feedback:$('include-feedback').checked};
  const hp=$('hyperparameters').value.trim();if(hp){try{body.hyperparameters=JSON.parse(hp);}catch(e){throw new Error('hyperparameters are not JSON: '+e.message);}}
- const r=await api('POST','/api/v1/model/train',body);return 'retraining '+r.job_id+' started';});
+ const r=await api('POST','/api/v1/model/train',body);startedJob=r.job_id;return 'retraining '+r.job_id+' started';});
 $('evaluate').onclick=()=>act('starting an evaluation',async()=>{const r=await api('POST','/api/v1/model/evaluate',{});evaluationId=r.evaluation_id;return 'evaluating '+r.version+' ('+r.evaluation_id+')';});
 async function deploy(version,status,reason){
  if(!confirm((reason==='rollback'?'Roll back to ':'Deploy ')+version+'?'))return;

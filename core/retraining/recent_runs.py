@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.retraining.executions import list_executions, parse_time, settings_with_state_machine
 from core.settings import Settings
 
-MAX_RUNS = 100  # ListExecutions' largest page
+MAX_RUNS = 100  # one ListExecutions page (its default size; 1000 at most), newest first as AWS sorts them
 
 
 def _iso(value) -> str | None:
