@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
+
 from local.iam.enforcement import access_control
 from local.packaging import lambda_sources
 from local.template import REPO_ROOT
@@ -186,9 +188,13 @@ class InProcessLambda:
             env.update(access_control.credentials(function.role, function.function_name))
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
+        # Each Lambda function has its own process, so boto3's default session (which keeps the credentials
+        # it first found) must not carry another caller's credentials into this function's calls.
+        host_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
         try:
             yield
         finally:
+            boto3.DEFAULT_SESSION = host_session
             restore_environ(saved)
 
     @contextmanager

@@ -4,11 +4,14 @@ import contextlib
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
+from local.iam.enforcement import access_control
 from local.session import LocalConfig, LocalSession
 from local.waiting import WaitTimeout, wait_until
 
+REGION = "us-east-1"
 FIXTURE = Path(__file__).parent / "fixtures" / "local_app" / "template.yaml"
 
 
@@ -54,6 +57,22 @@ def test_sending_does_not_invoke_synchronously(session, queues):
     assert visible(sqs, work) == (1, 0)
     session.poller.drain(timeout=10)
     assert deliveries(session, "sync-check") == 1
+
+
+def test_the_consumer_calls_as_its_role_even_after_the_host_made_a_default_session(session, queues):
+    """Plain boto3 code (the fixture's consumer uses boto3's default session) keeps the credentials it first
+    found; each Lambda has its own process, so a session the host made before must not lend it its keys."""
+    sqs, work, _ = queues
+    boto3.setup_default_session(aws_access_key_id="host", aws_secret_access_key="host", region_name=REGION)
+    boto3.client("sts")  # the host's session now holds its credentials
+    before = access_control.checked["ConsumerFunction", "dynamodb:UpdateItem"]
+    sqs.send_message(QueueUrl=work, MessageBody="as-role")
+    try:
+        session.poller.drain(timeout=10)
+    finally:
+        boto3.DEFAULT_SESSION = None
+    assert deliveries(session, "as-role") == 1
+    assert access_control.checked["ConsumerFunction", "dynamodb:UpdateItem"] == before + 1
 
 
 def test_batch_with_partial_failure_deletes_successes_exactly_once(session, queues):
