@@ -117,6 +117,8 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
         del X_fit, X_cal
         X_fit = csr_row_slice(X_all, 0, n_fit_rows)
         X_cal = csr_row_slice(X_all, n_fit_rows, X_all.shape[0])
+    n_train_augmented = len(fit_items)
+    del fit_items, cal_aug_items  # their texts are in the matrices now: the fits need the memory
     timings["features"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -137,7 +139,7 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
 
     step("validation")
     metrics: dict = {
-        "n_train": len(fit_idx), "n_train_augmented": len(fit_items), "n_validation": len(cal_idx),
+        "n_train": len(fit_idx), "n_train_augmented": n_train_augmented, "n_validation": len(cal_idx),
         "temperature": clf.temperature_, "classifier_iterations": clf.n_iter_,
         "n_features": int(X_fit.shape[1]), "embeddings": embeddings is not None,
     }
