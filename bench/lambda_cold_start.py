@@ -402,6 +402,10 @@ def render_markdown(result: dict) -> str:
         f"{os.cpu_count()} CPUs (shared machine)",
         f"- **process start -> first response: {total:.3f} s** (goal <= {GOAL_S} s: "
         f"{'PASS' if total <= GOAL_S else 'MISS'}); warm invoke {median['warm_invoke_s'] * 1000:.1f} ms",
+        f"- the function process's CPU time (user + system) to that response: "
+        f"{median['process_cpu_s']:.3f} s: "
+        "what the wall time tends to on an idle CPU (loopback I/O is short); on a loaded machine the wall "
+        "time also holds the waits for a CPU",
         "",
         "| phase | wall, s | CPU, s |",
         "|---|---|---|",
