@@ -287,6 +287,7 @@ class Options:
     faults_in_turn: bool = False  # kinds in a fixed rotation instead of drawn (small runs cover every kind)
     persistent_throttles: bool = True  # throttled_write on every attempt (the client backs off ~7 s)
     per_key_daily_limit: int | None = None  # FeedbackPerKeyDailyLimit (None: the template's default)
+    max_receive_count: int | None = None  # FeedbackMaxReceiveCount, receives before the DLQ (None: default)
     progress: bool = False
 
 
@@ -362,6 +363,8 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
     parameters = {}
     if options.per_key_daily_limit is not None:
         parameters["FeedbackPerKeyDailyLimit"] = str(options.per_key_daily_limit)
+    if options.max_receive_count is not None:
+        parameters["FeedbackMaxReceiveCount"] = str(options.max_receive_count)
     deployment = deploy(here, TEMPLATE_PATH, "mlnews-bench", parameters=parameters)
     disable_moto_sqs_mappings()
     sqs, lam, sm = here.client("sqs"), here.client("lambda"), here.client("secretsmanager")
@@ -574,7 +577,9 @@ def _recount(
         "not_accepted_but_stored": len(set(stored) - accepted_ids),
         "dead_lettered": len(dead),
         "dead_lettered_predictions": len(dead_ids),
-        "lost_without_redrive": len(accepted_ids - stored_before - dead_ids),
+        # accepted predictions the DLQ alone held before the redrive; and any neither stored nor there
+        "only_in_dlq_before_redrive": len((accepted_ids - stored_before) & dead_ids),
+        "vanished_before_redrive": len(accepted_ids - stored_before - dead_ids),
         "counter_mismatches": mismatches,
         "counted_twice": counted_twice,
         "counters_equal_recount": not mismatches,
@@ -625,7 +630,8 @@ def render_markdown(report: dict) -> str:
         (
             "dead-lettered",
             report["dead_lettered"],
-            f"lost had nobody redriven them: {report['lost_without_redrive']}",
+            f"redriven after the run; before that {report['only_in_dlq_before_redrive']} accepted "
+            f"predictions were only there, {report['vanished_before_redrive']} nowhere",
         ),
         ("**counted twice**", report["counted_twice"], "counter minus recount, summed"),
         (
@@ -674,12 +680,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.messages < 1 or not 0 <= args.fault_rate < 1:
         parser.error("--messages must be >= 1 and --fault-rate in [0, 1)")
-    load_before = load_average()
+    load_before, git = load_average(), git_facts()  # the code as it was when the run started
     report = run(Options(messages=args.messages, fault_rate=args.fault_rate, seed=args.seed, progress=True))
     report.update(
         measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         machine=machine_facts(),
-        git=git_facts(),
+        git=git,
         load_average={"start": load_before, "end": load_average()},
     )
     args.out.mkdir(parents=True, exist_ok=True)

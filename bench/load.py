@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests < 1 or args.baseline < 1 or not 1 <= args.batch_size <= 50:
         parser.error("--clients, --requests and --baseline must be >= 1, --batch-size between 1 and 50")
-    load_before = load_average()
+    load_before, git = load_average(), git_facts()  # the code as it was when the run started
     options = Options(
         clients=args.clients,
         requests=args.requests,
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update(
         measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         machine=machine_facts(),
-        git=git_facts(),
+        git=git,
         load_average={"start": load_before, "end": load_average()},
     )
     args.out.mkdir(parents=True, exist_ok=True)
