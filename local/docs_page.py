@@ -63,7 +63,7 @@ fetch('/openapi.json').then(r=>r.json()).then(doc=>{const root=document.getEleme
   s.appendChild(document.createTextNode(' '+path+(op.summary&&op.summary!==method.toUpperCase()+' '+path?'  \\u2014 '+op.summary:'')));
   if(op.security)s.appendChild(el('span',{className:'iam'},'IAM'));d.appendChild(s);
   const f=el('form');for(const p of (op.parameters||[]).filter(p=>p.in==='path')){f.appendChild(el('label',{},p.name+' (path)'));
-   f.appendChild(el('input',{value:'',required:true,dataset:{}})).dataset.path=p.name;}
+   f.appendChild(el('input',{value:'',required:true})).dataset.path=p.name;}
   f.appendChild(el('label',{},'query string (a=1&b=2)'));f.appendChild(el('input',{name:'query'}));
   if(op.requestBody){const c=(op.requestBody.content||{})['application/json']||{};f.appendChild(el('label',{},'JSON body'));
    const ta=el('textarea');const ex=c.example!==undefined?c.example:example(c.schema,comps);

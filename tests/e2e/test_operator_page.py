@@ -151,3 +151,22 @@ def test_operator_page_retrains_and_rolls_back(local_mode, browser):
     assert sorted(path.name for path in ARTIFACTS.iterdir()) == [
         "1-loaded.png", "2-retraining.png", "3-retrained.png", "4-rolled-back.png", "5-evaluated.png",
     ]  # fmt: skip
+
+
+def test_the_docs_page_signs_with_the_same_code(local_mode, browser):
+    """/docs includes the operator page's signing code (local.browser_signing): an IAM route answers 200. (It
+    also renders at all: a script error on routes with path parameters left it empty in browsers.)"""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(local_mode.front.base_url + "/docs")
+    summary = page.locator("summary", has_text=re.compile(r"^GET /api/v1/model/versions\s*IAM$"))
+    expect(summary).to_have_count(1, timeout=15_000)
+    summary.click()
+    operation = page.locator("details[open]")
+    operation.get_by_role("button", name="Send").click()
+    expect(operation.locator("pre")).to_contain_text("200 OK", timeout=15_000)
+    expect(operation.locator("pre")).to_contain_text('"active_version"')
+    assert errors == [] and "could not load" not in page.locator("#ops").inner_text()
