@@ -80,7 +80,11 @@ class ArtifactStore:
                     name = obj["Key"][len(prefix) :]
                     if not name or "/" in name:
                         continue
-                    self._s3.download_file(self.bucket, obj["Key"], str(staging / name))
+                    # one GET a file: download_file adds a HEAD and a transfer thread pool, a measured
+                    # share of the predict function's cold start (docs/scale.md); short reads raise
+                    response = self._s3.get_object(Bucket=self.bucket, Key=obj["Key"])
+                    with open(staging / name, "wb") as fh:
+                        shutil.copyfileobj(response["Body"], fh, 1 << 20)
                     found = True
             if not found:
                 raise NotFound(f"no bundle files under s3://{self.bucket}/{prefix}")
