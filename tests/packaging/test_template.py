@@ -24,6 +24,7 @@ ADMIN_ROUTES = {
     "/api/v1/model/evaluate",
     "/api/v1/model/evaluate/{evaluation_id}",
     "/api/v1/model/retrain-check",
+    "/api/v1/model/feedback/daily",
 }
 PUBLIC_ROUTES = {
     "/health",
