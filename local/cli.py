@@ -98,6 +98,7 @@ def cmd_up(args) -> int:
 
 def _print_where(info: dict) -> None:
     print(f"\nAPI          {info['api_url']}")
+    print(f"Operator     {info['operator_url']}   (the operator page)")
     print(f"API docs     {info['docs_url']}   OpenAPI {info['openapi_url']}")
     print(
         f"AWS endpoint {info['aws_endpoint_url']}  (AWS_ENDPOINT_URL=... AWS_ACCESS_KEY_ID=local "

@@ -203,6 +203,7 @@ class LocalSession:
         }
         return {
             "api_url": self.front.base_url if self.front else None,
+            "operator_url": f"{self.front.base_url}/" if self.front else None,
             "docs_url": f"{self.front.base_url}/docs" if self.front else None,
             "openapi_url": f"{self.front.base_url}/openapi.json" if self.front else None,
             "aws_endpoint_url": self.emulator.endpoint_url,

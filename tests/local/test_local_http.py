@@ -232,6 +232,14 @@ def test_openapi_and_offline_docs_page(session):
     assert b"/openapi.json" in raw and b"<script src" not in raw and b"https://" not in raw
 
 
+def test_the_session_says_where_the_operator_page_is(session):
+    where = session.describe()
+    assert where["operator_url"] == session.front.base_url + "/"
+    status, headers, raw = call(session, "GET", "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b"/api/v1/model/versions" in raw
+
+
 def test_event_translation_without_a_server():
     route = Route("POST", "/items/{id}/{rest+}", "Fn", "NONE", "fn")
     found, params, known = match_route([route], "POST", "/items/7/a/b")
