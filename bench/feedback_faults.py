@@ -284,7 +284,7 @@ class Options:
     late_duplicate_rate: float = 0.02  # of delivered records: the message delivered again later
     chunk: int = 250  # submissions between deliveries
     rotate_at: float = 0.5  # fraction of messages after which the signing key rotates (None: never)
-    faults_in_turn: bool = False  # kinds in a fixed rotation instead of drawn (small runs cover every kind)
+    faults_in_turn: bool = False  # the kind that fired least so far instead of a drawn one (small runs)
     persistent_throttles: bool = True  # throttled_write on every attempt (the client backs off ~7 s)
     per_key_daily_limit: int | None = None  # FeedbackPerKeyDailyLimit (None: the template's default)
     max_receive_count: int | None = None  # FeedbackMaxReceiveCount, receives before the DLQ (None: default)
@@ -358,7 +358,8 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
     from local.stack import deploy
     from local.template import TEMPLATE_PATH
 
-    rng = random.Random(options.seed)
+    # Submissions draw from their own generator: how deliveries interleave (timing) never changes them.
+    rng, delivery_rng = random.Random(options.seed), random.Random(options.seed + 1)
     here = MotoHere(lambdas)
     parameters = {}
     if options.per_key_daily_limit is not None:
@@ -382,14 +383,15 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
         return sm.get_secret_value(SecretId=secret, VersionStage="AWSCURRENT")["SecretString"].encode()
 
     def next_fault(batch_size: int) -> Fault | None:
-        if not faults_enabled[0] or rng.random() >= options.fault_rate:
+        if not faults_enabled[0] or delivery_rng.random() >= options.fault_rate:
             return None
         if options.faults_in_turn:
-            kind = kinds[sum(tally.faults.values()) % len(kinds)]
+            # a fault armed beyond the batch's last transaction never fires: its kind comes again
+            kind = min(kinds, key=lambda k: injector.fired[k])
         else:
-            kind = rng.choices(kinds, weights)[0]
-        persistent = options.persistent_throttles and rng.random() < 0.5
-        return Fault(kind, at=rng.randrange(max(1, batch_size)), persistent=persistent)
+            kind = delivery_rng.choices(kinds, weights)[0]
+        persistent = options.persistent_throttles and delivery_rng.random() < 0.5
+        return Fault(kind, at=delivery_rng.randrange(max(1, batch_size)), persistent=persistent)
 
     def invoke_consumer(function_arn: str, event: dict):
         tally.invocations += 1
@@ -398,11 +400,11 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
         tally.redelivered_records += sum(
             1 for r in records if int(r["attributes"].get("ApproximateReceiveCount", "1")) > 1
         )
-        if faults_enabled[0] and records and rng.random() < options.in_batch_duplicate_rate:
-            records.append(copy.deepcopy(rng.choice(records)))  # delivered twice to one invocation
+        if faults_enabled[0] and records and delivery_rng.random() < options.in_batch_duplicate_rate:
+            records.append(copy.deepcopy(delivery_rng.choice(records)))  # delivered twice to one invocation
             tally.in_batch_duplicates += 1
         for record in records:
-            if faults_enabled[0] and rng.random() < options.late_duplicate_rate:
+            if faults_enabled[0] and delivery_rng.random() < options.late_duplicate_rate:
                 sqs.send_message(QueueUrl=queue, MessageBody=record["body"])  # delivered again later
                 tally.late_duplicates += 1
         fault = next_fault(len(records))
