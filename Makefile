@@ -116,7 +116,7 @@ $(CHROMIUM):
 # The whole suite with its coverage (the floor is fail_under in pyproject.toml), then the handler tests again
 # on the Lambda runtime's Python.
 test: lint $(LAMBDA_STAMP) $(TRAINING_WHEELS_STAMP) $(TRAINING_STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -q --cov --cov-report=term
+	$(BIN)/python -m pytest -q -n auto --cov --cov-report=term
 	@echo "Handler tests again on the Lambda runtime's Python ($(LAMBDA_PYTHON_VERSION)):"
 	$(LAMBDA_BIN)/python -m pytest -q -p no:cacheprovider $(HANDLER_TESTS)
 
