@@ -134,6 +134,15 @@ $(addprefix test-,$(TEST_TIERS)):
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# docs/reliability.md: 10,000 feedback messages under injected faults (~25 min), and 32 clients on local mode
+# (~10 min); each writes bench/results/ and exits 1 when its goal is missed.
+.PHONY: bench-faults bench-load
+bench-faults: $(STAMP)
+	$(BIN)/python -m bench.feedback_faults
+
+bench-load: $(STAMP) $(TRAINING_WHEELS_STAMP)
+	$(BIN)/python -m bench.load
+
 # Training time and peak memory at 10k/50k/210k synthetic records, and the predict function's cold start as
 # Lambda runs it (docs/scale.md); each writes its results to bench/results/.
 .PHONY: bench-scale bench-cold-start
