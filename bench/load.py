@@ -115,7 +115,6 @@ def run(options: Options | None = None, progress=None) -> dict:
     from local.api_client import ApiClient
     from local.in_process_lambda import ENVIRONMENT_LOCK
     from local.session import LocalConfig, LocalSession
-    from local.waiting import wait_until
 
     say = progress or (lambda _message: None)
     rng = random.Random(options.seed)
@@ -138,12 +137,13 @@ def run(options: Options | None = None, progress=None) -> dict:
                 registry.activate(item["version"], reason="load benchmark")
             report["model"] = {"version": item["version"], "classes": len(item["classes"])}
             api = ApiClient(session.front.base_url, correlation_prefix="load", timeout=120)
-            report.update(_measure(api, options, rng, headlines, say, wait_until))
+            report.update(_measure(api, options, rng, headlines, say))
     return report
 
 
-def _measure(api, options: Options, rng: random.Random, headlines: list[str], say, wait_until) -> dict:
+def _measure(api, options: Options, rng: random.Random, headlines: list[str], say) -> dict:
     from bench.latency_stats import summarise_latencies, throughput
+    from local.waiting import WaitTimeout, wait_until
 
     source = iter(headlines)
     source_lock = threading.Lock()
@@ -230,29 +230,22 @@ def _measure(api, options: Options, rng: random.Random, headlines: list[str], sa
 
     say("draining the feedback queue")
     drain_started = time.perf_counter()
-    final = wait_until(
-        lambda: api.call("GET", "/api/v1/feedback/stats", expect=(200,)).body,
-        lambda stats: _stored(stats) >= results.feedback_accepted,
-        timeout=options.drain_timeout,
-        interval=0.5,
-    )
+    try:
+        final = wait_until(
+            lambda: api.call("GET", "/api/v1/feedback/stats", expect=(200,)).body,
+            lambda stats: _stored(stats) >= results.feedback_accepted,
+            timeout=options.drain_timeout,
+            interval=0.5,
+        )
+    except WaitTimeout as timed_out:  # reported as inconsistent below, with what the stats held
+        final = timed_out.last
     drained_s = time.perf_counter() - drain_started
-    reads = results.stats_reads
-    stored_series = [stored for stored, _ in reads]
-    over = [{"stored": s, "submitted_before": b} for s, b in reads if s > b]
-    per_category = sum(int(c["total"]) for c in final["per_category"].values())
     sent = sum(sum(counts.values()) for counts in results.statuses.values())
     errors = sum(
         n
         for kind, counts in results.statuses.items()
         for status, n in counts.items()
         if status != str(EXPECTED[kind])
-    )
-    consistent = (
-        not over
-        and stored_series == sorted(stored_series)
-        and _stored(final) == results.feedback_accepted
-        and per_category == int(final["total"])
     )
     return {
         "first_predict_ms": round(cold, 1),
@@ -275,16 +268,31 @@ def _measure(api, options: Options, rng: random.Random, headlines: list[str], sa
         ),
         "feedback": {
             "submitted": results.feedback_submitted,
-            "accepted": results.feedback_accepted,
-            "stored_total": int(final["total"]),
-            "stored_held_back": int(final["held_back"]),
-            "per_category_sum": per_category,
-            "stats_reads_during_load": len(reads),
-            "reads_above_submitted": over[:10],
-            "never_decreased": stored_series == sorted(stored_series),
+            **feedback_consistency(results.stats_reads, final, results.feedback_accepted),
             "drained_in_s": round(drained_s, 1),
-            "consistent": consistent,
         },
+    }
+
+
+def feedback_consistency(reads: list[tuple[int, int]], final: dict, accepted: int) -> dict:
+    """The feedback stats against what was sent: `reads` are (stored = total + held_back, submitted before
+    the read) during the load, `final` the stats once the queue drained, `accepted` the 202 answers."""
+    stored_series = [stored for stored, _ in reads]
+    over = [{"stored": stored, "submitted_before": before} for stored, before in reads if stored > before]
+    per_category = sum(int(c["total"]) for c in final["per_category"].values())
+    never_decreased = stored_series == sorted(stored_series)
+    return {
+        "accepted": accepted,
+        "stored_total": int(final["total"]),
+        "stored_held_back": int(final["held_back"]),
+        "per_category_sum": per_category,
+        "stats_reads_during_load": len(reads),
+        "reads_above_submitted": over[:10],
+        "never_decreased": never_decreased,
+        "consistent": not over
+        and never_decreased
+        and _stored(final) == accepted
+        and per_category == int(final["total"]),
     }
 
 
