@@ -49,6 +49,7 @@ class DemoOptions:
     after: int = DEFAULT_AFTER
     template: Path | None = None
     quiet: bool = False
+    keep_running: bool = False  # after the story, serve the API and the operator page until Ctrl-C
 
 
 @dataclass
@@ -171,7 +172,11 @@ def run_demo(options: DemoOptions | None = None, say=print) -> DemoResult:
                 "user here; 200 per API key by default). The promotion gate keeps its defaults."
             )
         summary = _story(session, dataset, options, story, out)
-        return DemoResult(True, time.perf_counter() - story.started, story.steps, summary)
+        result = DemoResult(True, time.perf_counter() - story.started, story.steps, summary)
+        if options.keep_running:
+            out(f"\nlocal mode keeps running on {session.front.base_url} (Ctrl-C stops it)")
+            _until_interrupted()
+        return result
     except (MlNewsError, TimeoutError, RuntimeError) as error:  # the story's failures, told as one line
         return DemoResult(False, time.perf_counter() - story.started, story.steps, error=str(error))
     finally:
@@ -330,11 +335,24 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
     base = session.front.base_url
     summary["cards"] = {v: f"{base}/api/v1/model/versions/{v}/card" for v in (v1, v2)}
     summary["operator_page"] = f"{base}/"
-    summary["timings"] = {s["step"]: s["seconds"] for s in story.steps}
-    out("\nWhere to look (while local mode runs; `mlnews local up` serves them on http://127.0.0.1:3000):")
-    out(f"  model cards     GET {base}/api/v1/model/versions/{{version}}/card  (?format=html for the page)")
-    out(f"                  mlnews card {v2} --api {base}  [--html card.html]")
+    out("\nWhere to look" + (" (local mode stops with the demo; --keep-running keeps it up):"
+                             if not options.keep_running else ":"))  # fmt: skip
     out(f"  operator page   {base}/")
+    out(f"  model cards     GET {base}/api/v1/model/versions/{{version}}/card  (?format=html: the page)")
+    out(f"                  mlnews card {v2} --api {base} [--html card.html]")
+    for item in versions["versions"]:
+        stored = (item.get("card") or {}).get("uri")
+        if stored:
+            out(f"                  {item['version']}: {stored} (beside its artifacts)")
+    summary["timings"] = {s["step"]: s["seconds"] for s in story.steps}
+    if decision == "deployed":
+        before, after = summary["live"][v1], summary["live"][v2]
+        out(
+            f"\nLearned: golden set {_pct(v1_scored)} ({v1}) -> {_pct(v2_golden)} ({v2}), gate: "
+            f"{'; '.join(outcome.get('reasons') or [])}. Live accuracy on newer news "
+            f"{_pct(before['accuracy'])} ({v1}, {before['total']} verdicts) -> {_pct(after['accuracy'])} "
+            f"({v2}, {after['total']})."
+        )
     out("\nTimings:")
     for entry in story.steps:
         out(f"  {entry['seconds']:6.1f}s  {entry['step']}")
@@ -380,6 +398,14 @@ def _after_promotion(api, v1, v2, after_records, v1_on_after, summary, story, ou
                 f"by {served['model_version']} after {time.perf_counter() - started:.1f}s"
             )
             summary["serving"].append((why, served["model_version"]))
+
+
+def _until_interrupted() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def _golden_fraction(session: LocalSession) -> float:
