@@ -340,10 +340,9 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
     out(f"  operator page   {base}/")
     out(f"  model cards     GET {base}/api/v1/model/versions/{{version}}/card  (?format=html: the page)")
     out(f"                  mlnews card {v2} --api {base} [--html card.html]")
-    for item in versions["versions"]:
-        stored = (item.get("card") or {}).get("uri")
-        if stored:
-            out(f"                  {item['version']}: {stored} (beside its artifacts)")
+    summary["stored_cards"] = _stored_cards(session, (v1, v2))
+    for version, uri in summary["stored_cards"].items():
+        out(f"                  {version}: {uri} (beside its artifacts)")
     summary["timings"] = {s["step"]: s["seconds"] for s in story.steps}
     if decision == "deployed":
         before, after = summary["live"][v1], summary["live"][v2]
@@ -406,6 +405,29 @@ def _until_interrupted() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+
+
+def _stored_cards(session: LocalSession, versions) -> dict[str, str]:
+    """Where each version's card.json is in the artifacts bucket (the registry's layout), if it is there."""
+    from core.cards.card import CARD_FILE
+    from core.registry.cards import card_prefix
+
+    s3 = session.emulator.client("s3")
+    buckets = {
+        env["ARTIFACTS_BUCKET"]
+        for logical_id in session.deployment.functions
+        if (env := session.deployment.function_environment(logical_id)).get("ARTIFACTS_BUCKET")
+    }
+    found = {}
+    for version in versions:
+        for bucket in sorted(buckets):
+            key = card_prefix(version) + CARD_FILE
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+            except Exception:  # not stored (yet): say nothing rather than a wrong place
+                continue
+            found[version] = f"s3://{bucket}/{key}"
+    return found
 
 
 def _golden_fraction(session: LocalSession) -> float:

@@ -63,4 +63,5 @@ def test_demo_story_earns_a_promotion_rolls_back_and_returns():
     assert summary["active"] == v2
     assert dict(summary["versions"]) == {v1: "retired", v2: "active"}
     assert summary["cards"][v2].endswith(f"/api/v1/model/versions/{v2}/card")
+    assert summary["stored_cards"][v2].endswith(f"/models/{v2}/card/card.json")
     assert summary["operator_page"].endswith("/")
