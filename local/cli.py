@@ -44,9 +44,14 @@ def add_local_parser(subparsers) -> argparse.ArgumentParser:
     demo.add_argument("--data", help="dataset (JSON lines); default: ../shared/data sample, else demo corpus")
     demo.add_argument("--download", action="store_true", help="download the real dataset with kagglehub")
     demo.add_argument(
-        "--sample", type=int, default=None, help="records used from the dataset (default 3000; 0 = all)"
+        "--sample", type=int, default=None, help="older records v1 trains on (default 6000; 0 = all)"
     )
     demo.add_argument("--port", type=int, default=0, help="HTTP API port (default: any free port)")
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the story, keep local mode up (operator page, cards) until Ctrl-C",
+    )
     demo.set_defaults(func=cmd_demo)
     return local
 
@@ -154,7 +159,13 @@ def cmd_demo(args) -> int:
 
     sample = DEFAULT_SAMPLE if args.sample is None else args.sample
     result = run_demo(
-        DemoOptions(data=args.data, download=args.download, sample=sample or None, port=args.port)
+        DemoOptions(
+            data=args.data,
+            download=args.download,
+            sample=sample or None,
+            port=args.port,
+            keep_running=args.keep_running,
+        )
     )
     if not result.ok:
         print(f"\nmlnews: demo FAILED after {result.seconds:.1f}s: {result.error}", file=sys.stderr)

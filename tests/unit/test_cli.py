@@ -116,3 +116,17 @@ def test_sagemaker_hyperparameter_decoding():
     decoded = decode_hyperparameters({"C": "4.5", "embeddings": "none", "flag": "true", "name": '"x"',
                                       "sagemaker_region": '"eu-west-1"'})
     assert decoded == {"C": 4.5, "embeddings": "none", "flag": True, "name": "x"}
+
+
+def test_local_demo_passes_its_options_to_the_story(monkeypatch, capsys):
+    import local.demo
+    from cli.main import main
+    from local.demo import DemoResult
+
+    seen = []
+    monkeypatch.setattr(local.demo, "run_demo", lambda options: seen.append(options) or DemoResult(True, 1.0))
+    assert main(["local", "demo", "--keep-running", "--sample", "0", "--port", "3111"]) == 0
+    assert seen[0].keep_running and seen[0].sample is None and seen[0].port == 3111
+    assert main(["local", "demo"]) == 0
+    assert not seen[1].keep_running and seen[1].sample == local.demo.DEFAULT_SAMPLE
+    assert "demo OK" in capsys.readouterr().out
