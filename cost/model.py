@@ -175,6 +175,13 @@ def kind_figures(measured: dict, function: str, kind: str) -> KindFigures:
     )
 
 
+def _training_basis(training: dict) -> str:
+    at_scale = training.get("at_scale")
+    if not at_scale:
+        return "scaled linearly from the measured run"
+    return f"scaled linearly from {at_scale['records']:,} records in {at_scale['source']}"
+
+
 def cold_figures(measured: dict, function: str) -> tuple[float, float, dict[str, float]]:
     cold = measured["functions"][function].get("cold") or {}
     cpu = cold.get("cpu_ms", 0.0)
@@ -489,6 +496,7 @@ def monthly_bill(facts: TemplateFacts, measured: dict, prices: Prices, scenario:
     add("SageMaker", "training volume", volume_gb_month, "GB-month", "sagemaker.training.storage", "template")
     details["training"] = {
         "script_seconds_scaled": script_s,
+        "basis": _training_basis(training),
         "job_seconds": job_s,
         "instance": instance,
         "records": scenario.training_records,

@@ -80,7 +80,13 @@ def build(args: argparse.Namespace) -> dict:
             "checked": prices.checked,
             "unverified": prices.unverified(),
         },
-        "measured": {k: measured[k] for k in ("measured_at", "machine", "commit", "dataset", "mix")},
+        "measured": {
+            **{k: measured[k] for k in ("measured_at", "machine", "commit", "dataset", "mix")},
+            "predict_cold_start_source": (measured["functions"]["PredictFunction"].get("cold") or {}).get(
+                "source"
+            ),
+            "training_at_scale": measured["training"].get("at_scale"),
+        },
         "template": {
             "retrain_schedule": facts.retrain_schedule,
             "checks_per_month": round(facts.checks_per_month(), 2),
@@ -177,6 +183,10 @@ def _usd(value: float) -> str:
     return f"{value:.3f}"
 
 
+def measured_cold_source(result: dict) -> str | None:
+    return result["measured"].get("predict_cold_start_source")
+
+
 def render_text(result: dict) -> str:
     levels = result["levels"]
     bills = result["bills"]
@@ -228,7 +238,9 @@ def render_text(result: dict) -> str:
     out.append(
         "  PredictFunction cold-start share of its duration: "
         + ", ".join(f"{p.get('cold_share_of_duration', 0):.0%}" for p in predict)
-        + f" (cold start {predict[0].get('cold_ms', 0):.0f} ms on Lambda)"
+        + f" (cold start {predict[0].get('cold_ms', 0):.0f} ms on Lambda"
+        + (f", from {source}" if (source := measured_cold_source(result)) else "")
+        + ")"
     )
     goal = result["goal_5_usd_at_1k"]
     out.append("")
@@ -240,7 +252,7 @@ def render_text(result: dict) -> str:
     out.append(f"Cost per 1,000 predictions at 100k/day: ${result['usd_per_1000_predictions_at_100k']:.4f}")
     training = bills[0]["training"]
     out.append(
-        f"Training at {training['records']:,} records (scaled linearly from the measured run): "
+        f"Training at {training['records']:,} records ({training['basis']}): "
         f"{training['script_seconds_scaled'] / 60:.1f} min of train.py, "
         f"{training['job_seconds'] / 60:.1f} min billed per job; "
         + ("within" if training["within_max_runtime"] else "OVER")

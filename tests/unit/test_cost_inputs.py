@@ -79,3 +79,28 @@ def test_schedule_runs_per_month(expression, runs):
 def test_training_time_scales_linearly_by_records():
     measured = {"records": 2000, "script_seconds": 10.0}
     assert scaled_training_seconds(measured, 200_000) == pytest.approx(1000.0)
+
+
+def test_benchmark_figures_replace_the_local_run_where_they_exist(tmp_path):
+    """Training at the largest benchmarked size and the cold start of the Lambda package in a new process
+    are closer to AWS than the local-mode run; without the benchmark files the local run stands."""
+    import json
+
+    from cost.inputs import load_measured
+
+    plain = load_measured(bench_results=None)
+    (tmp_path / "training-scale-latest.json").write_text(json.dumps(
+        {"runs": {"10000": {"cpu_seconds": 30.0}, "210000": {"cpu_seconds": 420.0}}}))
+    (tmp_path / "lambda-cold-start-latest.json").write_text(json.dumps({"median": {
+        "process_cpu_s": 0.9, "phases_s": {"a": 0.3, "b": 0.1}, "phases_cpu_s": {"a": 0.1, "b": 0.1}}}))
+    measured = load_measured(bench_results=tmp_path)
+    assert measured["training"]["at_scale"]["records"] == 210_000
+    assert scaled_training_seconds(measured["training"], 105_000) == pytest.approx(210.0)
+    cold = measured["functions"]["PredictFunction"]["cold"]
+    assert cold["cpu_ms"] == pytest.approx(900) and cold["wall_ms"] == pytest.approx(1100)
+    assert cold["source"] == "bench/results/lambda-cold-start-latest.json"
+    assert "at_scale" not in plain["training"]
+    assert "source" not in plain["functions"]["PredictFunction"]["cold"]
+    assert scaled_training_seconds(plain["training"], 105_000) == pytest.approx(
+        plain["training"]["script_seconds"] * 105_000 / plain["training"]["records"])
+    assert load_measured(bench_results=tmp_path / "nothing")["training"] == plain["training"]
