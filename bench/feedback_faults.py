@@ -672,7 +672,7 @@ def render_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import git_facts, load_average, machine_facts
+    from bench.run import git_facts, load_average, machine_facts, write_result_files
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=Options.messages)
@@ -690,12 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         git=git,
         load_average={"start": load_before, "end": load_average()},
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     stamp = report["measured_at"].replace("-", "").replace(":", "")
-    for path in (args.out / f"feedback_faults-{stamp}.json", args.out / "feedback_faults.json"):
-        path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     markdown = render_markdown(report)
-    (args.out / "feedback_faults.md").write_text(markdown)
+    write_result_files(args.out, f"feedback_faults-{stamp}", "feedback_faults", report, markdown)
     print(markdown)
     return 0 if "PASS" in markdown.splitlines()[0] else 1
 

@@ -440,12 +440,9 @@ def default_model_dir(target: Path) -> Path:
     return target
 
 
-def git_commit() -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.run import git_facts, write_result_files
+
     parser = argparse.ArgumentParser(prog="python -m bench.lambda_cold_start",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path,
@@ -470,13 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ColdStartError, OSError) as exc:
         print(f"lambda cold start: error: {exc}", file=sys.stderr)
         return 2
-    result.update(run_id=started.strftime("%Y%m%dT%H%M%SZ"), commit=git_commit(), goal_s=GOAL_S)
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+    result.update(run_id=started.strftime("%Y%m%dT%H%M%SZ"), commit=git_facts()["commit"], goal_s=GOAL_S)
     markdown = render_markdown(result)
-    (args.out / f"lambda-cold-start-{result['run_id']}.json").write_text(text)
-    (args.out / "lambda-cold-start-latest.json").write_text(text)
-    (args.out / "lambda-cold-start-latest.md").write_text(markdown)
+    stamped = f"lambda-cold-start-{result['run_id']}"
+    write_result_files(args.out, stamped, "lambda-cold-start-latest", result, markdown)
     print(markdown)
     return 0
 

@@ -346,19 +346,25 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_results(results: dict, out_dir: Path) -> list[Path]:
-    """<run_id>.json plus latest.json/latest.md; a quick run writes only <run_id>-quick.json."""
+def write_result_files(out_dir: Path, stamped: str, latest: str, results: dict, markdown: str) -> list[Path]:
+    """Every benchmark's record: <stamped>.json, and <latest>.json + <latest>.md replacing the last run's."""
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, sort_keys=True) + "\n"
-    if results.get("quick"):
-        path = out_dir / f"{results['run_id']}-quick.json"
-        _write(path, text)
-        return [path]
-    written = [out_dir / f"{results['run_id']}.json", out_dir / "latest.json", out_dir / "latest.md"]
+    written = [out_dir / f"{stamped}.json", out_dir / f"{latest}.json", out_dir / f"{latest}.md"]
     _write(written[0], text)
     _write(written[1], text)
-    _write(written[2], render_markdown(results))
+    _write(written[2], markdown)
     return written
+
+
+def write_results(results: dict, out_dir: Path) -> list[Path]:
+    """<run_id>.json plus latest.json/latest.md; a quick run writes only <run_id>-quick.json."""
+    if results.get("quick"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{results['run_id']}-quick.json"
+        _write(path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+        return [path]
+    return write_result_files(out_dir, results["run_id"], "latest", results, render_markdown(results))
 
 
 def main(argv: list[str] | None = None) -> int:

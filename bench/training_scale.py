@@ -138,14 +138,6 @@ def machine_facts(python: Path) -> dict:
     return facts
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def render_markdown(results: dict) -> str:
     facts = results["machine"]
     lines = [
@@ -212,6 +204,7 @@ def run_sizes(results: dict, sizes: list[int], source: list[dict], python: Path,
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.run import git_facts, write_result_files
     from bench.synthetic_records import read_source
     from core.data.shared_data import shared_data_dir
 
@@ -234,19 +227,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     source = read_source(sample)
     started = dt.datetime.now(dt.UTC)
-    results: dict = {"run_id": started.strftime("%Y%m%dT%H%M%SZ"), "commit": git_commit(), "seed": args.seed,
-                     "machine": machine_facts(python), "memory_goal_mb": MEMORY_GOAL_MB, "runs": {}}
+    results: dict = {"run_id": started.strftime("%Y%m%dT%H%M%SZ"), "commit": git_facts()["commit"],
+                     "seed": args.seed, "machine": machine_facts(python), "memory_goal_mb": MEMORY_GOAL_MB,
+                     "runs": {}}
     try:
         run_sizes(results, sizes, source, python, args.seed)
     except RuntimeError as exc:
         print(f"training scale: error: {exc}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     markdown = render_markdown(results)
-    (args.out / f"training-scale-{results['run_id']}.json").write_text(text)
-    (args.out / "training-scale-latest.json").write_text(text)
-    (args.out / "training-scale-latest.md").write_text(markdown)
+    stamped = f"training-scale-{results['run_id']}"
+    write_result_files(args.out, stamped, "training-scale-latest", results, markdown)
     print(markdown)
     return 0
 
