@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import tempfile
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from core import aws_clients
-from core.cards.card import ModelCard
 from core.dynamodb_values import (
     conditional_check_failed,
     from_attribute_values,
@@ -30,9 +31,12 @@ from core.dynamodb_values import (
 from core.errors import Conflict, NotFound
 from core.registry.archives import bundle_dir, extract_archive, find_model_dir, read_manifest, read_metrics
 from core.registry.artifacts import ArtifactStore
-from core.registry.cards import CardStore
 from core.registry.retraining_lock import RetrainingLock
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the card models are imported where cards are used: serving never needs them
+    from core.cards.card import ModelCard
+    from core.registry.cards import CardStore
 
 ACTIVE_KEY = "ACTIVE"
 SEQUENCE_KEY = "SEQUENCE"
@@ -55,7 +59,12 @@ class ModelRegistry:
         self.table_name = self.settings.models_table
         self.bucket = self.settings.artifacts_bucket
         self.artifacts = ArtifactStore(self.bucket)
-        self.cards = CardStore(self.bucket)
+
+    @cached_property
+    def cards(self) -> CardStore:
+        from core.registry.cards import CardStore
+
+        return CardStore(self.bucket)
 
     @property
     def _table(self):

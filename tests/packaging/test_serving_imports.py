@@ -140,3 +140,19 @@ def test_the_lambda_packages_hold_no_matplotlib():
         todo += [Requirement(text) for text in metadata.requires(package) or []]
     assert {"numpy", "pydantic", "jinja2", "markupsafe", "boto3"} <= installed
     assert not installed & plotting, sorted(installed & plotting)
+
+
+def test_the_predict_function_imports_no_model_card_code_at_its_cold_start():
+    """The card models are imported where cards are read or written (admin routes, pipeline steps): the
+    predict function's import, part of every cold start, does not pay for them."""
+    script = (
+        "import os, sys, json; os.environ.update(json.loads(sys.argv[1])); import handlers.api_predict; "
+        "print(json.dumps(sorted(m for m in sys.modules"
+        " if m.startswith(('core.cards', 'core.registry.cards')))))"
+    )
+    environment = {**RESOURCE_NAMES, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(environment)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
