@@ -292,11 +292,11 @@ def test_every_environment_variable_is_a_setting():
     from core.settings import Settings
 
     known = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
-    powertools = {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    libraries = {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "PYDANTIC_DISABLE_PLUGINS"}
     names = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
     for function in FUNCTIONS.values():
         names |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
-    assert names - powertools <= known, sorted(names - powertools - known)
+    assert names - libraries <= known, sorted(names - libraries - known)
 
 
 def test_settings_parse_the_template_defaults_and_reject_bad_values():
@@ -334,3 +334,21 @@ def test_template_settings_and_policies_agree_on_every_default():
 
 def test_each_handler_needs_only_settings_its_function_is_given():
     pass
+
+
+def test_functions_tell_pydantic_to_skip_its_plugin_scan(monkeypatch):
+    """The value must be one pydantic honours, or every cold start scans the package's entry points."""
+    import pydantic.plugin._loader as plugin_loader
+
+    value = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"]
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", value)
+    monkeypatch.setattr(plugin_loader, "_plugins", None)
+
+    def scan():
+        raise AssertionError("pydantic scanned the installed distributions")
+
+    monkeypatch.setattr(plugin_loader.importlib_metadata, "distributions", scan)
+    assert tuple(plugin_loader.get_plugins()) == ()
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "nonsense")
+    with pytest.raises(AssertionError, match="scanned"):
+        plugin_loader.get_plugins()
