@@ -195,6 +195,13 @@ LAMBDA_PIP = $(PYTHON) -m pip
 # zip times (2 s resolution) could make timestamp-checked .pyc look stale, and a built package never changes.
 LAMBDA_COMPILE = $(if $(PYTHON_LAMBDA),$(PYTHON_LAMBDA) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
 	"$(ARTIFACTS_DIR)" >/dev/null,@echo "no Python $(LAMBDA_PYTHON_VERSION): the package has no .pyc (slower cold starts)")
+# botocore ships the models of ~450 AWS services (28 MB); the functions call only these. Each client's creation
+# lists every service directory, which took ~0.04 s of the predict function's cold start (docs/scale.md); a
+# service left out fails at its client's creation with UnknownServiceError (tests/packaging/test_template.py
+# holds this list to the services the code creates clients for).
+LAMBDA_AWS_SERVICES := dynamodb events lambda s3 sagemaker secretsmanager sqs stepfunctions
+LAMBDA_PRUNE_BOTOCORE = if [ -d "$(ARTIFACTS_DIR)/botocore/data" ]; then find "$(ARTIFACTS_DIR)/botocore/data" \
+	-mindepth 1 -maxdepth 1 -type d $(foreach service,$(LAMBDA_AWS_SERVICES),! -name $(service)) -exec rm -rf {} +; fi
 # PrepareData ships the training wheels in sourcedir.tar.gz (core/retraining/sourcedir.py): only the image's platform.
 TRAINING_WHEELS_DOWNLOAD = $(LAMBDA_PIP) download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 	--implementation cp --python-version $(TRAINING_PYTHON_VERSION) $(addprefix --platform ,$(TRAINING_PLATFORMS)) \
@@ -214,5 +221,6 @@ build-PredictionKeyRotationFunction:
 	$(LAMBDA_PIP) install --quiet --disable-pip-version-check --no-compile -r requirements.txt \
 		--target "$(ARTIFACTS_DIR)" $(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp \
 		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all:
+	$(LAMBDA_PRUNE_BOTOCORE)
 	$(LAMBDA_COMPILE)
 	$(if $(filter build-PrepareDataFunction,$@),$(TRAINING_WHEELS_DOWNLOAD))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -352,3 +353,52 @@ def test_functions_tell_pydantic_to_skip_its_plugin_scan(monkeypatch):
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "nonsense")
     with pytest.raises(AssertionError, match="scanned"):
         plugin_loader.get_plugins()
+
+
+def _services_kept_in_the_package() -> set[str]:
+    (line,) = [line for line in (REPO_ROOT / "Makefile").read_text().splitlines()
+               if line.startswith("LAMBDA_AWS_SERVICES :=")]
+    return set(line.partition(":=")[2].split())
+
+
+def _client_creations() -> list[tuple[str, int, ast.Call]]:
+    """Every client or resource the functions' code creates: (file, line, call)."""
+    calls = []
+    for folder in ("core", "handlers"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("client", "resource")):
+                    calls.append((path.relative_to(REPO_ROOT).as_posix(), node.lineno, node))
+    return calls
+
+
+def test_the_package_keeps_the_model_of_every_service_the_functions_call():
+    """The build drops botocore's models of services no function calls (Makefile LAMBDA_AWS_SERVICES); a
+    service missing from that list would fail on AWS only, with UnknownServiceError (local mode and the tests
+    use the host's botocore)."""
+    import botocore.session
+
+    used = set()
+    for path, line, call in _client_creations():
+        if path == "core/aws_clients.py":
+            continue  # the one place that creates them, for the names passed in below
+        assert ast.unparse(call.func.value) == "aws_clients", f"{path}:{line} creates a client elsewhere"
+        (service,) = call.args
+        assert isinstance(service, ast.Constant), f"{path}:{line}: the service must be a literal name"
+        used.add(service.value)
+    kept = _services_kept_in_the_package()
+    assert used == kept, {"called, not kept": sorted(used - kept), "kept, never called": sorted(kept - used)}
+    assert kept <= set(botocore.session.get_session().get_available_services())
+
+
+def test_the_build_drops_the_models_of_services_no_function_calls(tmp_path):
+    data = tmp_path / "botocore" / "data"
+    for service in ("s3", "ec2", "dynamodb", "iot"):
+        (data / service / "2020-01-01").mkdir(parents=True)
+        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(b"")
+    (data / "endpoints.json").write_text("{}")
+    built = make("build-PredictFunction", f"ARTIFACTS_DIR={tmp_path}", "LAMBDA_PIP=true")  # code only
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert {path.name for path in data.iterdir()} == {"s3", "dynamodb", "endpoints.json"}
+    assert (data / "s3" / "2020-01-01" / "service-2.json.gz").exists()
