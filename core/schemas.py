@@ -27,7 +27,13 @@ def _text(**limits):
     return Annotated[str, Field(**limits), AfterValidator(str.strip)]
 
 
-class _Strict(BaseModel):
+class _Model(BaseModel):
+    # Built at first use: each function uses a few of these models, and building all ~30 took ~0.01 s of every
+    # cold start (tests/unit/test_schemas_build.py builds them all).
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Model):
     # Strict types: the schema's boolean is true/false (not 0, 1 or "yes"), its integer not a boolean.
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -56,17 +62,17 @@ class BatchPredictRequest(_Strict):
     top_k: int = Field(3, ge=1, le=MAX_TOP_K)
 
 
-class CategoryScore(BaseModel):
+class CategoryScore(_Model):
     category: str
     probability: float
 
 
-class TermWeight(BaseModel):
+class TermWeight(_Model):
     term: str
     weight: float
 
 
-class PredictResponse(BaseModel):
+class PredictResponse(_Model):
     prediction_id: str
     category: str
     confidence: float
@@ -75,12 +81,12 @@ class PredictResponse(BaseModel):
     model_version: str
 
 
-class BatchPredictResponse(BaseModel):
+class BatchPredictResponse(_Model):
     model_version: str
     results: list[PredictResponse]
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(_Model):
     status: Literal["ok", "degraded"]
     service: str
     environment: str
@@ -93,20 +99,20 @@ class FeedbackRequest(NewsItem):
     correct_category: _text(min_length=1, max_length=128, pattern=VISIBLE_CHARACTER)
 
 
-class FeedbackAccepted(BaseModel):
+class FeedbackAccepted(_Model):
     status: Literal["queued"] = "queued"
     prediction_id: str
     message_id: str
     correlation_id: str | None = None
 
 
-class AccuracyCounter(BaseModel):
+class AccuracyCounter(_Model):
     total: int
     correct: int
     accuracy: float | None
 
 
-class FeedbackStats(BaseModel):
+class FeedbackStats(_Model):
     total: int
     correct: int
     accuracy: float | None
@@ -132,13 +138,13 @@ class TrainRequest(_Strict):
         return value
 
 
-class TrainAccepted(BaseModel):
+class TrainAccepted(_Model):
     job_id: str
     status: str
     execution_arn: str
 
 
-class TrainStatus(BaseModel):
+class TrainStatus(_Model):
     job_id: str
     status: str
     current_step: str | None
@@ -149,14 +155,14 @@ class TrainStatus(BaseModel):
     error: dict | None
 
 
-class TrainRun(BaseModel):
+class TrainRun(_Model):
     job_id: str
     status: str
     started_at: str | None
     stopped_at: str | None
 
 
-class TrainRuns(BaseModel):
+class TrainRuns(_Model):
     runs: list[TrainRun] = Field(description="newest first; GET /api/v1/model/train/{job_id} tells one")
 
 
@@ -165,11 +171,11 @@ class FeedbackDay(AccuracyCounter):
     per_model_version: dict[str, AccuracyCounter] = Field(description="by the version that served it")
 
 
-class FeedbackTimeline(BaseModel):
+class FeedbackTimeline(_Model):
     days: list[FeedbackDay] = Field(description="oldest first, today last, days without feedback included")
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(_Model):
     version: str
     status: str
     created_at: str | None = None
@@ -184,7 +190,7 @@ class ModelVersion(BaseModel):
     retired_at: str | None = Field(None, description="when it last stopped being active: a rollback's target")
 
 
-class ModelVersions(BaseModel):
+class ModelVersions(_Model):
     active_version: str | None
     versions: list[ModelVersion]
 
@@ -194,7 +200,7 @@ class DeployRequest(_Strict):
     allow_rejected: bool = False
 
 
-class DeployResponse(BaseModel):
+class DeployResponse(_Model):
     version: str
     previous_version: str | None
     revision: int
@@ -206,14 +212,14 @@ class EvaluateRequest(_Strict):
     feedback_days: int | None = Field(None, ge=1, le=365)
 
 
-class EvaluationAccepted(BaseModel):
+class EvaluationAccepted(_Model):
     evaluation_id: str
     version: str
     status: str
     created_at: str | None = None
 
 
-class EvaluationResult(BaseModel):
+class EvaluationResult(_Model):
     evaluation_id: str
     version: str
     status: Literal["pending", "running", "completed", "failed"]
@@ -229,14 +235,14 @@ class RetrainCheckRequest(_Strict):
     include_feedback: bool = True
 
 
-class RetrainCheckResponse(BaseModel):
+class RetrainCheckResponse(_Model):
     retrain: bool
     reasons: list[str]
     signals: dict
     execution: dict | None = None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Model):
     error: str
     message: str
     details: list | dict | None = None

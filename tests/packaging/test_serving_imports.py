@@ -156,3 +156,19 @@ def test_the_predict_function_imports_no_model_card_code_at_its_cold_start():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_predict_function_builds_no_api_model_at_its_import():
+    """Its routes' models are built by their first request; the other functions' models never."""
+    script = (
+        "import os, sys, json; os.environ.update(json.loads(sys.argv[1])); import handlers.api_predict; "
+        "from pydantic import BaseModel; from core import schemas; "
+        "print(json.dumps(sorted(name for name, value in vars(schemas).items() if isinstance(value, type)"
+        " and issubclass(value, BaseModel) and value.__pydantic_complete__)))"
+    )
+    environment = {**RESOURCE_NAMES, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(environment)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
