@@ -14,8 +14,10 @@ counted). Inside it, the handler module's import is timed as a whole, then the f
 wrapping the functions it goes through (each phase's time excludes the phases it calls): AWS client
 creation, registry reads, bundle download, bundle verify + load, first prediction, signing key, prediction
 counters; the rest of the invocation is the Powertools resolver, validation, logging, metrics and tracing.
-One extra run with `-X importtime` lists the costliest imports. Not counted: Lambda's own runtime client
-(/var/runtime) and the network to real AWS endpoints (here every call goes over loopback).
+One extra run with `-X importtime` lists the costliest imports. The floor: as many new processes that import
+only the modules from outside the project the first response loaded and create the three AWS clients, timed
+the same way (what the function's libraries cost before any project code runs). Not counted: Lambda's own
+runtime client (/var/runtime) and the network to real AWS endpoints (here every call goes over loopback).
 
 `python -m bench.lambda_cold_start [--model-dir DIR] [--runs 7] [--out DIR]` (`make bench-cold-start`; without
 --model-dir it trains the v3-temporal model first) writes <out>/lambda-cold-start-<UTC time>.json,
@@ -135,8 +137,28 @@ for _ in range(warm_invokes):
 settings_start = time.perf_counter()
 core.settings.load_settings()
 settings_s = time.perf_counter() - settings_start
-print(json.dumps({"warm_s": warm, "settings_parse_s": settings_s, "warm_status": response["statusCode"]}),
-      flush=True)
+library_modules = sorted(name for name in sys.modules
+                         if name.partition(".")[0] not in ("core", "handlers", "training", "__main__"))
+print(json.dumps({"warm_s": warm, "settings_parse_s": settings_s, "warm_status": response["statusCode"],
+                  "library_modules": library_modules}), flush=True)
+"""
+
+# The floor under the function's cold start: a new process that imports only what the function's first
+# response loaded from outside the project (third-party libraries and the standard library) and creates the
+# three clients it uses from one session, with no project code and no AWS call.
+LIBRARIES_CHILD = r"""
+import importlib, json, sys
+failed = []
+for name in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        failed.append(name)  # created by another module's import, not importable by name
+import boto3
+session = boto3.session.Session()
+for service in ("s3", "dynamodb", "secretsmanager"):
+    session.client(service)
+print(json.dumps({"failed": failed}), flush=True)
 """
 
 
@@ -285,7 +307,23 @@ def run_once(python: Path, env: dict[str, str], event: dict, warm_invokes: int, 
         "settings_parse_s": later["settings_parse_s"],
         "warm_median_s": statistics.median(later["warm_s"]),
         "model_version": first["model_version"],
+        "library_modules": later["library_modules"],
     }
+
+
+def run_libraries_once(python: Path, env: dict[str, str], modules: list[str], cpu: int | None) -> dict:
+    """Spawn -> the line of a process that loads the function's libraries only (LIBRARIES_CHILD)."""
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    spawned = time.perf_counter()
+    proc = subprocess.Popen([str(python), "-S", "-c", LIBRARIES_CHILD, json.dumps(modules)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=env["LAMBDA_TASK_ROOT"], preexec_fn=pin)
+    line = proc.stdout.readline()
+    loaded = time.perf_counter()
+    _, errors = proc.communicate(timeout=120)
+    if proc.returncode != 0 or not line.startswith("{"):
+        raise ColdStartError(f"the libraries' process failed (exit {proc.returncode}): {errors[-3000:]}")
+    return {"total_s": loaded - spawned, "failed": json.loads(line)["failed"]}
 
 
 def costliest_imports(python: Path, env: dict[str, str], event: dict, top: int = 15) -> list[dict]:
@@ -352,6 +390,15 @@ def measure(model_dir: Path, runs: int = 7, warmup_runs: int = 1) -> dict:
                 shutil.rmtree(function_tmp, ignore_errors=True)
                 if index >= warmup_runs:
                     results.append(result)
+            modules = results[0]["library_modules"]
+            libraries = []
+            for index in range(warmup_runs + runs):
+                function_tmp = tmp / f"libraries-tmp-{index}"
+                function_tmp.mkdir()
+                env = stack.function_env(package, function_tmp, memory)
+                outcome = run_libraries_once(python, env, modules, function_cpu)
+                if index >= warmup_runs:
+                    libraries.append(outcome)
             function_tmp = tmp / "function-tmp-importtime"
             function_tmp.mkdir()
             imports = costliest_imports(python, stack.function_env(package, function_tmp, memory), event)
@@ -367,8 +414,13 @@ def measure(model_dir: Path, runs: int = 7, warmup_runs: int = 1) -> dict:
         "runs": runs,
         "warm_invokes_per_run": WARM_INVOKES,
         "median": summarise(results),
-        "raw": results,
+        "raw": [{key: value for key, value in run.items() if key != "library_modules"} for run in results],
         "costliest_imports": imports,
+        "libraries_floor": {
+            "median_s": statistics.median(run["total_s"] for run in libraries),
+            "modules": len(modules),
+            "not_importable_by_name": libraries[0]["failed"],
+        },
         "load_average": [round(v, 2) for v in os.getloadavg()],
     }
 
@@ -384,6 +436,20 @@ PHASE_LABELS = {
     "prediction_counters": "prediction counters (DynamoDB)",
     "rest_of_first_invoke": "rest: Powertools resolver, validation, logging, metrics, tracing",
 }
+
+
+def floor_lines(result: dict) -> list[str]:
+    floor = result.get("libraries_floor")
+    if not floor:
+        return []
+    share = floor["median_s"] / GOAL_S * 100
+    return [
+        f"- **the libraries alone: {floor['median_s']:.3f} s** ({share:.0f} % of the goal): process start -> "
+        f"a process that imports only the {floor['modules']:,} modules from outside the project that the "
+        "first response loaded (boto3, Powertools, pydantic, numpy, the X-Ray SDK, the standard library) and "
+        "creates the function's three AWS clients from one session; no project code, no AWS call. No change "
+        "to the project's code can start the function faster without dropping one of those libraries"
+    ]
 
 
 def render_markdown(result: dict) -> str:
@@ -406,6 +472,7 @@ def render_markdown(result: dict) -> str:
         f"{median['process_cpu_s']:.3f} s: "
         "what the wall time tends to on an idle CPU (loopback I/O is short); on a loaded machine the wall "
         "time also holds the waits for a CPU",
+        *floor_lines(result),
         "",
         "| phase | wall, s | CPU, s |",
         "|---|---|---|",
