@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -272,28 +274,44 @@ def function_memory_mb() -> int:
     return int(own or template["Globals"]["Function"]["MemorySize"])
 
 
-def run_once(python: Path, env: dict[str, str], event: dict, warm_invokes: int, cpu: int | None) -> dict:
-    command = [str(python), "-S", "-c", CHILD, json.dumps(event), str(warm_invokes)]
+@dataclass
+class Spawned:
+    first_line: str  # the process's first output line: its JSON report
+    rest: str
+    errors: str
+    wall_start: float  # time.time() at the spawn
+    seconds_to_line: float  # spawn -> the first line (the process's exit is not counted)
+
+
+def spawn(python: Path, env: dict[str, str], code: str, args: list[str], cpu: int | None,
+          what: str) -> Spawned:
+    """Run `code` in a new process as Lambda would start the function (python -S, pinned to `cpu`)."""
     pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     spawned_wall, spawned = time.time(), time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=env["LAMBDA_TASK_ROOT"], preexec_fn=pin)
+    proc = subprocess.Popen([str(python), "-S", "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=env["LAMBDA_TASK_ROOT"], preexec_fn=pin)
     first_line = proc.stdout.readline()
-    responded = time.perf_counter()
+    seconds = time.perf_counter() - spawned
     rest, errors = proc.communicate(timeout=120)
     if proc.returncode != 0 or not first_line.startswith("{"):
-        raise ColdStartError(f"the function's process failed (exit {proc.returncode}): {errors[-3000:]}")
-    first = json.loads(first_line)
-    later = json.loads(rest.strip().splitlines()[-1])
+        raise ColdStartError(f"{what} failed (exit {proc.returncode}): {errors[-3000:]}")
+    return Spawned(first_line, rest, errors, spawned_wall, seconds)
+
+
+def run_once(python: Path, env: dict[str, str], event: dict, warm_invokes: int, cpu: int | None) -> dict:
+    run = spawn(python, env, CHILD, [json.dumps(event), str(warm_invokes)], cpu, "the function's process")
+    first = json.loads(run.first_line)
+    later = json.loads(run.rest.strip().splitlines()[-1])
     if first["status"] != 200 or later["warm_status"] != 200:
-        raise ColdStartError(f"predict answered {first['status']}/{later['warm_status']}: {errors[-2000:]}")
+        raise ColdStartError(
+            f"predict answered {first['status']}/{later['warm_status']}: {run.errors[-2000:]}")
     phases = {name: first["phases_s"][name] for name in first["phases_s"]}
     phases["rest_of_first_invoke"] = first["first_invoke_s"] - sum(phases.values())
     phases_cpu = dict(first["phases_cpu_s"])
     phases_cpu["rest_of_first_invoke"] = first["first_invoke_cpu_s"] - sum(phases_cpu.values())
     return {
-        "total_s": responded - spawned,
-        "interpreter_start_s": first["wall_start"] - spawned_wall,
+        "total_s": run.seconds_to_line,
+        "interpreter_start_s": first["wall_start"] - run.wall_start,
         "import_s": first["import_s"],
         "lazy_imports_s": first["lazy_imports_s"],
         "first_invoke_s": first["first_invoke_s"],
@@ -313,17 +331,21 @@ def run_once(python: Path, env: dict[str, str], event: dict, warm_invokes: int, 
 
 def run_libraries_once(python: Path, env: dict[str, str], modules: list[str], cpu: int | None) -> dict:
     """Spawn -> the line of a process that loads the function's libraries only (LIBRARIES_CHILD)."""
-    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-    spawned = time.perf_counter()
-    proc = subprocess.Popen([str(python), "-S", "-c", LIBRARIES_CHILD, json.dumps(modules)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=env["LAMBDA_TASK_ROOT"], preexec_fn=pin)
-    line = proc.stdout.readline()
-    loaded = time.perf_counter()
-    _, errors = proc.communicate(timeout=120)
-    if proc.returncode != 0 or not line.startswith("{"):
-        raise ColdStartError(f"the libraries' process failed (exit {proc.returncode}): {errors[-3000:]}")
-    return {"total_s": loaded - spawned, "failed": json.loads(line)["failed"]}
+    run = spawn(python, env, LIBRARIES_CHILD, [json.dumps(modules)], cpu, "the libraries' process")
+    return {"total_s": run.seconds_to_line, "failed": json.loads(run.first_line)["failed"]}
+
+
+def timed_runs(env_for, tmp_prefix: Path, runs: int, warmup_runs: int, run_one) -> list[dict]:
+    """`run_one(env)` in new processes, each with a fresh /tmp (`env_for(dir)`); warm-up runs dropped."""
+    kept = []
+    for index in range(warmup_runs + runs):
+        function_tmp = tmp_prefix.with_name(f"{tmp_prefix.name}-tmp-{index}")
+        function_tmp.mkdir()
+        outcome = run_one(env_for(function_tmp))
+        shutil.rmtree(function_tmp, ignore_errors=True)
+        if index >= warmup_runs:
+            kept.append(outcome)
+    return kept
 
 
 def costliest_imports(python: Path, env: dict[str, str], event: dict, top: int = 15) -> list[dict]:
@@ -377,28 +399,16 @@ def measure(model_dir: Path, runs: int = 7, warmup_runs: int = 1) -> dict:
     with tempfile.TemporaryDirectory(prefix="mlnews-cold-") as tmp_name, ExitStack() as restore:
         tmp = Path(tmp_name)
         package = build_package(tmp / "package")
-        results = []
         if server_cpus:
             os.sched_setaffinity(0, server_cpus)  # the moto server's threads start from this process
             restore.callback(os.sched_setaffinity, 0, saved_affinity)
         with EmulatedStack(model_dir) as stack:
-            for index in range(warmup_runs + runs):
-                function_tmp = tmp / f"function-tmp-{index}"
-                function_tmp.mkdir()
-                env = stack.function_env(package, function_tmp, memory)
-                result = run_once(python, env, event, WARM_INVOKES, function_cpu)
-                shutil.rmtree(function_tmp, ignore_errors=True)
-                if index >= warmup_runs:
-                    results.append(result)
+            env_for = functools.partial(stack.function_env, package, memory_mb=memory)
+            results = timed_runs(env_for, tmp / "function", runs, warmup_runs,
+                                 lambda env: run_once(python, env, event, WARM_INVOKES, function_cpu))
             modules = results[0]["library_modules"]
-            libraries = []
-            for index in range(warmup_runs + runs):
-                function_tmp = tmp / f"libraries-tmp-{index}"
-                function_tmp.mkdir()
-                env = stack.function_env(package, function_tmp, memory)
-                outcome = run_libraries_once(python, env, modules, function_cpu)
-                if index >= warmup_runs:
-                    libraries.append(outcome)
+            libraries = timed_runs(env_for, tmp / "libraries", runs, warmup_runs,
+                                   lambda env: run_libraries_once(python, env, modules, function_cpu))
             function_tmp = tmp / "function-tmp-importtime"
             function_tmp.mkdir()
             imports = costliest_imports(python, stack.function_env(package, function_tmp, memory), event)
