@@ -142,33 +142,35 @@ def test_the_lambda_packages_hold_no_matplotlib():
     assert not installed & plotting, sorted(installed & plotting)
 
 
-def test_the_predict_function_imports_no_model_card_code_at_its_cold_start():
-    """The card models are imported where cards are read or written (admin routes, pipeline steps): the
-    predict function's import, part of every cold start, does not pay for them."""
+def after_predict_import(expression: str, imports: str = ""):
+    """The JSON value of `expression` in a new process, right after `import handlers.api_predict` (and
+    `imports`)."""
     script = (
         "import os, sys, json; os.environ.update(json.loads(sys.argv[1])); import handlers.api_predict; "
-        "print(json.dumps(sorted(m for m in sys.modules"
-        " if m.startswith(('core.cards', 'core.registry.cards')))))"
+        f"{imports + '; ' if imports else ''}print(json.dumps({expression}))"
     )
     environment = {**RESOURCE_NAMES, "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(
         [sys.executable, "-c", script, json.dumps(environment)], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_predict_function_imports_no_model_card_code_at_its_cold_start():
+    """The card models are imported where cards are read or written (admin routes, pipeline steps): the
+    predict function's import, part of every cold start, does not pay for them."""
+    loaded = after_predict_import(
+        "sorted(m for m in sys.modules if m.startswith(('core.cards', 'core.registry.cards')))"
+    )
+    assert loaded == []
 
 
 def test_the_predict_function_builds_no_api_model_at_its_import():
     """Its routes' models are built by their first request; the other functions' models never."""
-    script = (
-        "import os, sys, json; os.environ.update(json.loads(sys.argv[1])); import handlers.api_predict; "
-        "from pydantic import BaseModel; from core import schemas; "
-        "print(json.dumps(sorted(name for name, value in vars(schemas).items() if isinstance(value, type)"
-        " and issubclass(value, BaseModel) and value.__pydantic_complete__)))"
+    built = after_predict_import(
+        "sorted(name for name, value in vars(schemas).items() if isinstance(value, type)"
+        " and issubclass(value, BaseModel) and value.__pydantic_complete__)",
+        imports="from pydantic import BaseModel; from core import schemas",
     )
-    environment = {**RESOURCE_NAMES, "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(environment)], cwd=REPO_ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert built == []
