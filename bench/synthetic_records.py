@@ -10,7 +10,6 @@ dates are the source record's. The same (n, seed) always gives the same records.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -18,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from core.data.jsonl import read_jsonl, write_jsonl
 
 PERTURB_RATE = 0.15
 ZIPF_EXPONENT = 1.6  # distinct variants after m draws grow like m ** (1 / 1.6): Heaps' law, beta ~ 0.6
@@ -78,14 +79,9 @@ def synthetic_records(source: Sequence[dict], n: int, seed: int = 0) -> Iterator
 
 def read_source(path: str | os.PathLike) -> list[dict]:
     """The sample's records as plain dicts (JSON lines)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return [record for _, record in read_jsonl(path)]
 
 
 def write_synthetic_set(source: Sequence[dict], n: int, target: str | os.PathLike, seed: int = 0) -> Path:
     """Write n synthetic records as JSON lines (the dataset's format) to `target`; returns the path."""
-    target = Path(target)
-    with open(target, "w", encoding="utf-8") as fh:
-        for record in synthetic_records(source, n, seed):
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return target
+    return write_jsonl(Path(target), synthetic_records(source, n, seed))

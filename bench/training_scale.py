@@ -34,7 +34,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 TRAINING_PYTHON = REPO_ROOT / ".venv-training" / "bin" / "python"
 DEFAULT_SIZES = (10_000, 50_000, 210_000)
-SAMPLE_FILE = "news_category_v3_sample.jsonl"
 INSTANCE_MEMORY_MB = 8192  # ml.m5.large, the template's default TrainingInstanceType
 MEMORY_GOAL_MB = INSTANCE_MEMORY_MB / 2
 
@@ -206,7 +205,7 @@ def run_sizes(results: dict, sizes: list[int], source: list[dict], python: Path,
 def main(argv: list[str] | None = None) -> int:
     from bench.run import git_facts, write_result_files
     from bench.synthetic_records import read_source
-    from core.data.shared_data import shared_data_dir
+    from core.data.shared_data import V3_SAMPLE_FILE, shared_data_dir
 
     args = parse_args(argv)
     try:
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     # a stopped run removes its temporary data (TemporaryDirectory cleans up on SystemExit, not on SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     python = args.python or (TRAINING_PYTHON if TRAINING_PYTHON.exists() else Path(sys.executable))
-    sample = (args.data_dir or shared_data_dir()) / SAMPLE_FILE
+    sample = (args.data_dir or shared_data_dir()) / V3_SAMPLE_FILE
     if not sample.is_file():
         print(f"training scale: error: {sample} not found (pass --data-dir or set MLNEWS_DATA_DIR)",
               file=sys.stderr)
