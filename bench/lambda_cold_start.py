@@ -391,6 +391,8 @@ def cpu_split() -> tuple[int | None, set[int] | None]:
 def measure(model_dir: Path, runs: int = 7, warmup_runs: int = 1) -> dict:
     """Build the package, deploy the stack with `model_dir` active, time `runs` new processes (after
     `warmup_runs` discarded ones: page cache)."""
+    from bench.run import load_average
+
     python = lambda_python()
     event = json.loads(EVENT_PATH.read_text())
     memory = function_memory_mb()
@@ -431,7 +433,7 @@ def measure(model_dir: Path, runs: int = 7, warmup_runs: int = 1) -> dict:
             "modules": len(modules),
             "not_importable_by_name": libraries[0]["failed"],
         },
-        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "load_average": load_average(),
     }
 
 
@@ -463,6 +465,8 @@ def floor_lines(result: dict) -> list[str]:
 
 
 def render_markdown(result: dict) -> str:
+    from bench.run import commit_label
+
     median = result["median"]
     total = median["total_s"]
     lines = [
@@ -473,7 +477,8 @@ def render_markdown(result: dict) -> str:
         f"{result['package']['mb']} MB, "
         f"{result['package']['pyc_files']:,} precompiled .pyc), {result['function_memory_mb']} MB function "
         f"pinned to one CPU; AWS = local mode's moto server (loopback), bundle {result['bundle_mb']} MB",
-        f"- commit {result['commit'][:12]}; median of {result['runs']} new processes after one discarded; "
+        f"- commit {commit_label(result['git'])}; median of {result['runs']} new processes after one "
+        "discarded; "
         f"load average (1/5/15 min) at the end {'/'.join(str(v) for v in result['load_average'])} on "
         f"{os.cpu_count()} CPUs (shared machine)",
         f"- **process start -> first response: {total:.3f} s** (goal <= {GOAL_S} s: "
@@ -544,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ColdStartError, OSError) as exc:
         print(f"lambda cold start: error: {exc}", file=sys.stderr)
         return 2
-    result.update(run_id=started.strftime("%Y%m%dT%H%M%SZ"), commit=git_facts()["commit"], goal_s=GOAL_S)
+    result.update(run_id=started.strftime("%Y%m%dT%H%M%SZ"), git=git_facts(), goal_s=GOAL_S)
     markdown = render_markdown(result)
     stamped = f"lambda-cold-start-{result['run_id']}"
     write_result_files(args.out, stamped, "lambda-cold-start-latest", result, markdown)

@@ -219,6 +219,11 @@ def git_facts() -> dict:
         return {"commit": "unknown", "dirty": None}
 
 
+def commit_label(git: dict) -> str:
+    """A report's commit as git_facts() recorded it: short hash, and whether the measured code was changed."""
+    return git["commit"][:12] + (" with uncommitted changes" if git.get("dirty") else "")
+
+
 def load_average() -> list[float]:
     try:
         return [round(v, 2) for v in os.getloadavg()]

@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -32,7 +31,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
-TRAINING_PYTHON = REPO_ROOT / ".venv-training" / "bin" / "python"
 DEFAULT_SIZES = (10_000, 50_000, 210_000)
 INSTANCE_MEMORY_MB = 8192  # ml.m5.large, the template's default TrainingInstanceType
 MEMORY_GOAL_MB = INSTANCE_MEMORY_MB / 2
@@ -66,15 +64,15 @@ class LoadSampler:
         return {"min": min(self.samples), "median": statistics.median(self.samples), "max": max(self.samples)}
 
 
-def install_job_requirements(python: Path, target: Path, repo: Path = REPO_ROOT) -> Path:
+def install_job_requirements(python: Path, target: Path) -> Path:
     """What a training job installs before train.py runs (training/requirements.txt, from the wheels the
     source dir ships: training-wheels/ here), into `target`: the image's own packages stay the image's."""
-    wheels = repo / "training-wheels"
-    if not wheels.is_dir():
-        raise RuntimeError(f"{wheels} is missing: `make training-wheels` builds it")
+    from local.training_image import REQUIREMENTS, WHEELS_DIR
+
+    if not WHEELS_DIR.is_dir():
+        raise RuntimeError(f"{WHEELS_DIR} is missing: `make training-wheels` builds it")
     command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-               "--no-deps", "--find-links", str(wheels), "--target", str(target), "-r",
-               str(repo / "training" / "requirements.txt")]
+               "--no-deps", "--find-links", str(WHEELS_DIR), "--target", str(target), "-r", str(REQUIREMENTS)]
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"installing the job's requirements failed: {proc.stderr[-2000:]}")
@@ -119,25 +117,20 @@ def run_training(python: Path, data: Path, work: Path, job_packages: Path, repo:
 
 
 def machine_facts(python: Path) -> dict:
+    """The host's facts (bench.run), with the versions of the interpreter that trains."""
+    from bench.run import machine_facts as host_facts
+
     libraries = subprocess.run(
-        [str(python), "-c", "import json, platform, numpy, scipy, sklearn; print(json.dumps({'python': "
-         "platform.python_version(), 'numpy': numpy.__version__, 'scipy': scipy.__version__, "
-         "'scikit-learn': sklearn.__version__}))"], capture_output=True, text=True, check=True).stdout
-    facts = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "training_python": str(python),
-             **json.loads(libraries)}
-    try:
-        facts["cpu_model"] = next(line.split(":", 1)[1].strip()
-                                  for line in Path("/proc/cpuinfo").read_text().splitlines()
-                                  if line.startswith("model name"))
-        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
-        facts["memory_gb"] = round(kib / 1024 / 1024, 1)
-    except (OSError, StopIteration):
-        pass
-    return facts
+        [str(python), "-c", "import json, platform, joblib, numpy, scipy, sklearn; print(json.dumps("
+         "{'python': platform.python_version(), 'numpy': numpy.__version__, 'scipy': scipy.__version__, "
+         "'scikit-learn': sklearn.__version__, 'joblib': joblib.__version__}))"],
+        capture_output=True, text=True, check=True).stdout
+    return {**host_facts(), "training_python": str(python), **json.loads(libraries)}
 
 
 def render_markdown(results: dict) -> str:
+    from bench.run import commit_label
+
     facts = results["machine"]
     lines = [
         f"# Training at scale {results['run_id']}",
@@ -145,7 +138,7 @@ def render_markdown(results: dict) -> str:
         f"- machine: {facts.get('cpu_count')} CPUs ({facts.get('cpu_model', '?')}), "
         f"{facts.get('memory_gb', '?')} GB RAM; training on Python {facts['python']}, "
         f"scikit-learn {facts['scikit-learn']}, numpy {facts['numpy']}, scipy {facts['scipy']}",
-        f"- commit {results['commit'][:12]}; synthetic sets grown from the v3 sample "
+        f"- commit {commit_label(results['git'])}; synthetic sets grown from the v3 sample "
         f"(seed {results['seed']}); default hyperparameters, headline + short_description",
         f"- goal: time linear in the records, peak memory under {MEMORY_GOAL_MB:.0f} MB "
         "(half of ml.m5.large) at 210k",
@@ -176,7 +169,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default=",".join(str(n) for n in DEFAULT_SIZES),
                         help="comma-separated record counts (default %(default)s)")
     parser.add_argument("--python", type=Path, default=None,
-                        help=f"interpreter that trains (default {TRAINING_PYTHON} when present, "
+                        help="interpreter that trains (default .venv-training's when present, "
                         "else this one)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -206,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import git_facts, write_result_files
     from bench.synthetic_records import read_source
     from core.data.shared_data import V3_SAMPLE_FILE, shared_data_dir
+    from local.training_image import env_python
 
     args = parse_args(argv)
     try:
@@ -218,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # a stopped run removes its temporary data (TemporaryDirectory cleans up on SystemExit, not on SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    python = args.python or (TRAINING_PYTHON if TRAINING_PYTHON.exists() else Path(sys.executable))
+    training_python = env_python()
+    python = args.python or (training_python if training_python.exists() else Path(sys.executable))
     sample = (args.data_dir or shared_data_dir()) / V3_SAMPLE_FILE
     if not sample.is_file():
         print(f"training scale: error: {sample} not found (pass --data-dir or set MLNEWS_DATA_DIR)",
@@ -226,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     source = read_source(sample)
     started = dt.datetime.now(dt.UTC)
-    results: dict = {"run_id": started.strftime("%Y%m%dT%H%M%SZ"), "commit": git_facts()["commit"],
+    results: dict = {"run_id": started.strftime("%Y%m%dT%H%M%SZ"), "git": git_facts(),
                      "seed": args.seed, "machine": machine_facts(python), "memory_goal_mb": MEMORY_GOAL_MB,
                      "runs": {}}
     try:

@@ -54,7 +54,8 @@ def test_training_scale_report_has_a_row_per_size():
            "load_average_1min": {"min": 1.0, "median": 1.5, "max": 2.0},
            "fit_timings_s": {"features": 5, "fit": 4, "calibrate": 0.1, "refit": 3},
            "n_train_augmented": 1800, "n_features": 9000, "validation_accuracy": 0.61, "validation_ece": 0.04}
-    results = {"run_id": "20260101T000000Z", "commit": "0123456789abcdef", "seed": 0, "runs": {
+    results = {"run_id": "20260101T000000Z", "git": {"commit": "0123456789abcdef", "dirty": False}, "seed": 0,
+               "runs": {
         "10000": run, "50000": {**run, "seconds": 60.0}}, "machine": {
         "cpu_count": 2, "python": "3.12.1", "scikit-learn": "1.9.0", "numpy": "2.4.6", "scipy": "1.17.1"}}
     text = training_scale.render_markdown(results)
@@ -73,7 +74,8 @@ def test_cold_start_report_says_pass_or_miss_against_the_goal():
               "first_invoke_cpu_s": 0.1, "warm_invoke_s": 0.006, "process_cpu_s": 0.4,
               "phases_s": {"aws_clients": 0.1, "bundle_download": 0.05},
               "phases_cpu_s": {"aws_clients": 0.09}}
-    result = {"run_id": "20260101T000000Z", "commit": "0123456789abcdef", "python_version": "3.12.1",
+    result = {"run_id": "20260101T000000Z", "git": {"commit": "0123456789abcdef", "dirty": False},
+              "python_version": "3.12.1",
               "package": {"files": 10, "mb": 1.0, "pyc_files": 5}, "function_memory_mb": 1024,
               "bundle_mb": 9.9,
               "runs": 7, "load_average": [0.5, 0.5, 0.5], "median": median,
