@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import datetime as dt
 import functools
 import json
 import os
@@ -66,7 +65,6 @@ FAULT_KINDS = {  # kind: weight among the faulty invocations
     "conflict": 0.15,
     "throttled_write": 0.2,
 }
-PERSISTENT_THROTTLE_ATTEMPTS = 5  # core/aws_clients.py: max_attempts 5
 
 
 class FunctionCrash(BaseException):
@@ -103,6 +101,8 @@ class Injector:
         from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
         from moto.dynamodb.models import DynamoDBBackend
 
+        from core.aws_clients import MAX_ATTEMPTS
+
         prefix = "com.amazonaws.dynamodb.v20120810#"
         original = DynamoDBBackend.transact_write_items
         injector = self
@@ -124,7 +124,7 @@ class Injector:
             injector.transactions += 1
             if fault is None or number < fault.at:
                 return original(backend, transact_items)
-            span = PERSISTENT_THROTTLE_ATTEMPTS if fault.kind == "throttled_write" and fault.persistent else 1
+            span = MAX_ATTEMPTS if fault.kind == "throttled_write" and fault.persistent else 1
             if number >= fault.at + span:
                 return original(backend, transact_items)
             if not fault.fired:
@@ -233,6 +233,8 @@ def _session():
 
 @contextlib.contextmanager
 def _fake_aws_environment():
+    from local.in_process_lambda import restore_environ
+
     values = {
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -250,11 +252,7 @@ def _fake_aws_environment():
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore_environ(saved)
 
 
 @contextlib.contextmanager
@@ -307,11 +305,9 @@ class Tally:
     rotation_after: int | None = None
 
 
-def _weighted_senders(rng: random.Random) -> tuple[list[str | None], list[float]]:
-    """40 API keys and the keyless callers: three keys send far more than their daily limit."""
-    keys: list[str | None] = [f"key-{n:02d}" for n in range(40)]
-    weights = [0.1, 0.1, 0.1] + [0.65 / 37] * 37
-    return [*keys, None], [*weights, 0.05]
+# 40 API keys and the keyless callers (None): three keys send far more than their daily limit.
+SENDERS: list[str | None] = [*(f"key-{n:02d}" for n in range(40)), None]
+SENDER_WEIGHTS = [0.1, 0.1, 0.1, *[0.65 / 37] * 37, 0.05]
 
 
 @functools.cache
@@ -357,6 +353,7 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
     from local.sqs_poller import SqsPoller, disable_moto_sqs_mappings, invoke_payload, sqs_mappings
     from local.stack import deploy
     from local.template import TEMPLATE_PATH
+    from local.waiting import wait_until
 
     # Submissions draw from their own generator: how deliveries interleave (timing) never changes them.
     rng, delivery_rng = random.Random(options.seed), random.Random(options.seed + 1)
@@ -425,23 +422,21 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
 
     poller = SqsPoller(sqs, invoke_consumer, sqs_mappings(lam, sqs), REGION, max_window_seconds=0)
 
-    def deliver_visible() -> None:
-        while sum(poller.poll_once(mapping).received for mapping in poller.mappings):
-            pass
-
     def queue_depth(url: str) -> int:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         return sum(int(attributes[name]) for name in names)
 
     def drain(timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while queue_depth(queue) and time.monotonic() < deadline:
-            deliver_visible()
-            time.sleep(0.2)
+        """Deliver until the queue is empty, hidden (retried) messages included; WaitTimeout otherwise."""
 
-    senders, sender_weights = _weighted_senders(rng)
-    predictions: list[dict] = []  # issued ids: {"id", "headline", "label", "sender"}
+        def left() -> int:
+            poller.drain(timeout)
+            return queue_depth(queue)
+
+        wait_until(left, lambda depth: depth == 0, timeout=timeout, interval=0.2)
+
+    predictions: list[dict] = []  # issued ids to submit feedback for: {"body", "sender"}
     current_key = key()
 
     def submit(body: dict, sender: str | None) -> tuple[int, dict]:
@@ -474,7 +469,7 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
             label = predicted if rng.random() < 0.6 else rng.choice(CATEGORIES)
             token = issue_prediction_id(current_key, headline, predicted, "v0001")
             body = {"prediction_id": token, "correct_category": label, "headline": headline}
-            sender = rng.choices(senders, sender_weights)[0]
+            sender = rng.choices(SENDERS, SENDER_WEIGHTS)[0]
             if rng.random() < options.forged_rate:
                 forged = dict(body, headline=headline + " (changed)")  # no longer the predicted headline
                 status, _ = submit(forged, sender)
@@ -487,13 +482,13 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
         else:
             tally.refused[status] += 1
         if tally.submitted % options.chunk == 0:
-            deliver_visible()
+            poller.drain(timeout=600)
             if options.progress:
                 print(f"  {len(tally.accepted)} accepted, {tally.invocations} invocations", file=sys.stderr)
     drain()
     table = deployment.physical("FeedbackTable")
     stored_before_redrive = {
-        item["prediction_id"] for item in _scan(here.client("dynamodb"), TableName=table)
+        item["prediction_id"] for item in _scan(here.client("dynamodb"), table)
     }
     dead = _receive_all(sqs, dlq)
     faults_enabled[0] = False  # the incident is over: an operator redrives the dead letters
@@ -514,23 +509,23 @@ def _receive_all(sqs, url: str) -> list[dict]:
     return found
 
 
-def _scan(client, **query) -> list[dict]:
+def _scan(client, table: str) -> list[dict]:
     from core.dynamodb_values import from_attribute_values
 
-    operation = "query" if "KeyConditionExpression" in query else "scan"
-    pages = client.get_paginator(operation).paginate(**query)
+    pages = client.get_paginator("scan").paginate(TableName=table)
     return [from_attribute_values(item) for page in pages for item in page["Items"]]
 
 
 def _recount(
     deployment, here, tally: Tally, injector: Injector, dead: list, stored_before: set, limit: int, options
 ) -> dict:
-    from core.feedback.counters import COUNTER_HELD, COUNTER_TOTAL, SENDER_PREFIX
+    from core.feedback.counters import COUNTER_HELD, COUNTER_TOTAL, PREDICTED_PREFIX, SENDER_PREFIX
+    from core.feedback.messages import sender_of
     from core.feedback.storage import CLAIM_PREFIX
 
     ddb = here.client("dynamodb")
-    items = _scan(ddb, TableName=deployment.physical("FeedbackTable"))
-    stats = _scan(ddb, TableName=deployment.physical("StatsTable"))
+    items = _scan(ddb, deployment.physical("FeedbackTable"))
+    stats = _scan(ddb, deployment.physical("StatsTable"))
     counters = {(row["pk"], row["sk"]): row for row in stats}
 
     accepted_ids = {pid for pid, _, _ in tally.accepted.values()}
@@ -545,12 +540,12 @@ def _recount(
         for key in (COUNTER_TOTAL, ("CATEGORY", item["correct_category"]), ("MODEL", item["model_version"])):
             recount[key]["total"] += 1
             recount[key]["correct"] += correct
-        recount[(SENDER_PREFIX + (item["api_key_id"] or "anonymous"), item["day"])]["stored"] += 1
+        recount[(SENDER_PREFIX + sender_of(item), item["day"])]["stored"] += 1
     for item in held:
         recount[COUNTER_HELD]["total"] += 1
-        recount[(SENDER_PREFIX + (item["api_key_id"] or "anonymous"), item["day"])]["held"] += 1
+        recount[(SENDER_PREFIX + sender_of(item), item["day"])]["held"] += 1
     mismatches, counted_twice = [], 0
-    keys = {k for k in counters if not k[0].startswith((CLAIM_PREFIX, "PREDICTED#"))} | set(recount)
+    keys = {k for k in counters if not k[0].startswith((CLAIM_PREFIX, PREDICTED_PREFIX))} | set(recount)
     for key in sorted(keys):
         for attribute in ("total", "correct", "stored", "held"):
             have = int(counters.get(key, {}).get(attribute, 0))
@@ -560,7 +555,7 @@ def _recount(
                     {"counter": "/".join(key), "attribute": attribute, "have": have, "recount": want}
                 )
                 counted_twice += max(0, have - want)
-    per_sender = Counter(item["api_key_id"] or "anonymous" for item in counted)
+    per_sender = Counter(sender_of(item) for item in counted)
     claims = sum(1 for key in counters if key[0].startswith(CLAIM_PREFIX))
     return {
         "options": {k: v for k, v in vars(options).items() if k != "progress"},
@@ -672,7 +667,7 @@ def render_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import git_facts, load_average, machine_facts, write_result_files
+    from bench.run import git_facts, load_average, stamp_report, write_result_files
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=Options.messages)
@@ -684,13 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--messages must be >= 1 and --fault-rate in [0, 1)")
     load_before, git = load_average(), git_facts()  # the code as it was when the run started
     report = run(Options(messages=args.messages, fault_rate=args.fault_rate, seed=args.seed, progress=True))
-    report.update(
-        measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        machine=machine_facts(),
-        git=git,
-        load_average={"start": load_before, "end": load_average()},
-    )
-    stamp = report["measured_at"].replace("-", "").replace(":", "")
+    stamp = stamp_report(report, load_before, git)
     markdown = render_markdown(report)
     write_result_files(args.out, f"feedback_faults-{stamp}", "feedback_faults", report, markdown)
     print(markdown)

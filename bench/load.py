@@ -27,7 +27,6 @@ requests in separate containers. Results: bench/results/load-latest.{json,md} (+
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import random
 import sys
@@ -346,7 +345,7 @@ def render_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import git_facts, load_average, machine_facts, write_result_files
+    from bench.run import git_facts, load_average, stamp_report, write_result_files
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=Options.clients)
@@ -367,13 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     report = run(options, progress=lambda message: print(message, file=sys.stderr))
-    report.update(
-        measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        machine=machine_facts(),
-        git=git,
-        load_average={"start": load_before, "end": load_average()},
-    )
-    stamp = report["measured_at"].replace("-", "").replace(":", "")
+    stamp = stamp_report(report, load_before, git)
     markdown = render_markdown(report)
     write_result_files(args.out, f"load-{stamp}", "load-latest", report, markdown)
     print(markdown)

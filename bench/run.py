@@ -231,6 +231,18 @@ def load_average() -> list[float]:
         return []
 
 
+def stamp_report(report: dict, load_before: list[float], git: dict) -> str:
+    """Record when, on what machine and code and under what load a run was measured; returns its stamp
+    (e.g. 20261203T091607Z) for the result file's name."""
+    report.update(
+        measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        machine=machine_facts(),
+        git=git,
+        load_average={"start": load_before, "end": load_average()},
+    )
+    return report["measured_at"].replace("-", "").replace(":", "")
+
+
 def method_notes(settings: Settings) -> dict:
     return {
         "processes": "Every training and serving measurement runs in a fresh subprocess with "

@@ -16,8 +16,9 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
+MAX_ATTEMPTS = 5  # per call, retries included (botocore's standard mode)
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
     connect_timeout=5,
     read_timeout=60,
     user_agent_extra="ml-news-pipeline",
