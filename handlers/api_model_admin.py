@@ -45,6 +45,7 @@ function_settings(
     "models_table",
     "artifacts_bucket",
     "stats_table",
+    "feedback_table",
     "state_machine_arn",
     "evaluate_function_name",
 )

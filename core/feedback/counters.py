@@ -89,7 +89,8 @@ def _query_partition(stats_table: str, pk: str) -> list[dict]:
     return [from_attribute_values(item) for page in pages for item in page["Items"]]
 
 
-def _accuracy(total: int, correct: int) -> dict:
+def accuracy_summary(total: int, correct: int) -> dict:
+    """A counter's total, correct and their ratio (None without feedback)."""
     return {"total": total, "correct": correct, "accuracy": (correct / total) if total else None}
 
 
@@ -101,14 +102,14 @@ def feedback_stats(active_version: str | None = None, settings: Settings | None 
     totals = {item["sk"]: item for item in _query_partition(settings.stats_table, COUNTER_TOTAL[0])}
     total = totals.get(COUNTER_TOTAL[1], {})
     per_category = {
-        item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
+        item["sk"]: accuracy_summary(item.get("total", 0), item.get("correct", 0))
         for item in _query_partition(settings.stats_table, "CATEGORY")
     }
     per_model = {
-        item["sk"]: _accuracy(item.get("total", 0), item.get("correct", 0))
+        item["sk"]: accuracy_summary(item.get("total", 0), item.get("correct", 0))
         for item in _query_partition(settings.stats_table, "MODEL")
     }
-    overall = _accuracy(total.get("total", 0), total.get("correct", 0))
+    overall = accuracy_summary(total.get("total", 0), total.get("correct", 0))
     live = per_model.get(active_version) if active_version else None
     return {
         **overall,

@@ -3,6 +3,7 @@ without held-back feedback)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,21 +44,34 @@ def iter_all_feedback(settings: Settings | None = None):
         yield from (_as_record(item) for item in page["Items"] if _counted(item))
 
 
+def counted_items_on_day(day: str, settings: Settings, attributes: Sequence[str] = ()) -> Iterator[dict]:
+    """The counted feedback items stored on `day` (YYYY-MM-DD), read through the by_day index, as the
+    low-level client gives them; with `attributes`, only those are returned."""
+    names = {"#day": "day"}
+    projection = {}
+    if attributes:
+        wanted = {f"#a{i}": name for i, name in enumerate(dict.fromkeys([*attributes, "counted"]))}
+        names.update(wanted)
+        projection["ProjectionExpression"] = ", ".join(wanted)
+    pages = aws_clients.client("dynamodb").get_paginator("query").paginate(
+        TableName=settings.feedback_table,
+        IndexName=BY_DAY_INDEX,
+        KeyConditionExpression="#day = :day",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":day": {"S": day}},
+        **projection,
+    )
+    for page in pages:
+        yield from (item for item in page["Items"] if _counted(item))
+
+
 def recent_feedback(days: int, settings: Settings | None = None, now: datetime | None = None) -> list[dict]:
     """Feedback received in the last `days` days, read through the by_day index (one Query per day)."""
     settings = settings or get_settings()
     settings.require("feedback_table")
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    query = aws_clients.client("dynamodb").get_paginator("query")
-    records = []
-    for offset in range(days + 1):
-        day = (now - timedelta(days=offset)).strftime("%Y-%m-%d")
-        pages = query.paginate(
-            TableName=settings.feedback_table,
-            IndexName=BY_DAY_INDEX,
-            KeyConditionExpression="#day = :day",
-            ExpressionAttributeNames={"#day": "day"},
-            ExpressionAttributeValues={":day": {"S": day}},
-        )
-        records.extend(_as_record(item) for page in pages for item in page["Items"] if _counted(item))
-    return records
+    return [
+        _as_record(item)
+        for offset in range(days + 1)
+        for item in counted_items_on_day((now - timedelta(days=offset)).strftime("%Y-%m-%d"), settings)
+    ]

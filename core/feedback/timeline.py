@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core import aws_clients
-from core.feedback.history import BY_DAY_INDEX
+from core.feedback.counters import accuracy_summary
+from core.feedback.history import counted_items_on_day
 from core.settings import Settings, get_settings
 
 MAX_DAYS = 90
-
-
-def _accuracy(total: int, correct: int) -> dict:
-    return {"total": total, "correct": correct, "accuracy": (correct / total) if total else None}
 
 
 def daily_feedback(
@@ -31,34 +27,22 @@ def daily_feedback(
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}")
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    query = aws_clients.client("dynamodb").get_paginator("query")
     timeline = []
     for offset in range(days - 1, -1, -1):
         day = (today - timedelta(days=offset)).isoformat()
-        pages = query.paginate(
-            TableName=settings.feedback_table,
-            IndexName=BY_DAY_INDEX,
-            KeyConditionExpression="#day = :day",
-            ProjectionExpression="#correct, model_version, #counted",
-            ExpressionAttributeNames={"#day": "day", "#correct": "correct", "#counted": "counted"},
-            ExpressionAttributeValues={":day": {"S": day}},
-        )
         per_model: dict[str, list[int]] = {}
-        for page in pages:
-            for item in page["Items"]:
-                if not item.get("counted", {}).get("BOOL", True):
-                    continue
-                counts = per_model.setdefault(item.get("model_version", {}).get("S", "unknown"), [0, 0])
-                counts[0] += 1
-                counts[1] += int(item.get("correct", {}).get("BOOL", False))
+        for item in counted_items_on_day(day, settings, attributes=("correct", "model_version")):
+            counts = per_model.setdefault(item.get("model_version", {}).get("S", "unknown"), [0, 0])
+            counts[0] += 1
+            counts[1] += int(item.get("correct", {}).get("BOOL", False))
         total = sum(counts[0] for counts in per_model.values())
         correct = sum(counts[1] for counts in per_model.values())
         timeline.append(
             {
                 "day": day,
-                **_accuracy(total, correct),
+                **accuracy_summary(total, correct),
                 "per_model_version": {
-                    version: _accuracy(*counts) for version, counts in sorted(per_model.items())
+                    version: accuracy_summary(*counts) for version, counts in sorted(per_model.items())
                 },
             }
         )
