@@ -31,6 +31,12 @@ def parse_time(value) -> datetime | None:
     return None
 
 
+def iso_time(value) -> str | None:
+    """A Step Functions time (datetime or ISO string) as ISO 8601 to the second, UTC when it had no zone."""
+    parsed = parse_time(value)
+    return parsed.isoformat(timespec="seconds") if parsed else None
+
+
 def settings_with_state_machine(settings: Settings | None) -> Settings:
     """Settings of a caller that starts or reads retraining executions (fails fast without the ARN)."""
     settings = settings or get_settings()

@@ -3,15 +3,10 @@ outcome come from core.retraining.status)."""
 
 from __future__ import annotations
 
-from core.retraining.executions import list_executions, parse_time, settings_with_state_machine
+from core.retraining.executions import iso_time, list_executions, settings_with_state_machine
 from core.settings import Settings
 
 MAX_RUNS = 100  # one ListExecutions page (its default size; 1000 at most), newest first as AWS sorts them
-
-
-def _iso(value) -> str | None:
-    parsed = parse_time(value)
-    return parsed.isoformat(timespec="seconds") if parsed else None
 
 
 def recent_runs(limit: int = 10, settings: Settings | None = None) -> list[dict]:
@@ -23,8 +18,8 @@ def recent_runs(limit: int = 10, settings: Settings | None = None) -> list[dict]
         {
             "job_id": execution["name"],
             "status": execution["status"],
-            "started_at": _iso(execution.get("startDate")),
-            "stopped_at": _iso(execution.get("stopDate")),
+            "started_at": iso_time(execution.get("startDate")),
+            "stopped_at": iso_time(execution.get("stopDate")),
         }
         for execution in list_executions(settings, limit=limit)
     ]

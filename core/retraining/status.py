@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from core import aws_clients
 from core.errors import InvalidInput, NotFound
-from core.retraining.executions import parse_time, settings_with_state_machine, training_job_name
+from core.retraining.executions import iso_time, settings_with_state_machine, training_job_name
 from core.retraining.steps import RetrainingState
 from core.settings import Settings
 
@@ -70,14 +70,9 @@ def execution_status(job_id: str, settings: Settings | None = None) -> dict:
         "job_id": job_id,
         "status": described["status"],
         "current_step": current_step,
-        "started_at": _iso(described.get("startDate")),
-        "stopped_at": _iso(described.get("stopDate")),
+        "started_at": iso_time(described.get("startDate")),
+        "stopped_at": iso_time(described.get("stopDate")),
         "training_job": training_job,
         "outcome": outcome,
         "error": error,
     }
-
-
-def _iso(value) -> str | None:
-    parsed = parse_time(value)
-    return parsed.isoformat(timespec="seconds") if parsed else None
