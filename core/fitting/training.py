@@ -161,7 +161,8 @@ def fit_pipeline(records: Sequence, hyperparameters: Hyperparameters | Mapping |
     }
     if len(cal_items):
         classes = [str(c) for c in clf.classes_]
-        report = evaluate(cal_labels, pipeline.predict_proba(cal_items), classes)
+        # the calibration matrix starts with cal_items' rows (_augment appends the headline-only copies)
+        report = evaluate(cal_labels, clf.predict_proba(X_cal[: len(cal_items)]), classes)
         metrics.update({k: report[k] for k in ("accuracy", "macro_f1", "top3_accuracy", "ece", "n")})
         headline_only = [{"headline": item["headline"]} for item in cal_items]
         ho = evaluate(cal_labels, pipeline.predict_proba(headline_only), classes)
