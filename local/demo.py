@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.data.jsonl import DatasetError
-from core.data.splits import is_golden
+from core.data.splits import golden_split
 from core.errors import MlNewsError
 from core.schemas import MAX_BATCH_ITEMS
 from core.settings import Settings
@@ -76,6 +76,7 @@ class Timeline:
     newer_golden: list[dict]  # newer records in the golden split: evaluation only, never trained on
     incoming: list[dict]  # the other newer records, shuffled: what serving sees and users correct
     unnamed: int  # newer records of a category v1 never saw: no user can name it (the API refuses it)
+    older_golden: int  # older records in the golden split: the pipeline holds them out of v1's training
 
     @property
     def base(self) -> list[dict]:
@@ -105,12 +106,12 @@ def split_timeline(
         raise DemoFailure(f"no records on one side of {cutoff} (dates {dates[0]} .. {dates[-1]})")
     older = bootstrap.subsample(older, sample, seed)
     later = bootstrap.subsample(later, newer, seed)
-    newer_golden = [r for r in later if is_golden(r, golden_fraction)]
-    known = {r["category"] for r in older if not is_golden(r, golden_fraction)}
-    traffic = [r for r in later if not is_golden(r, golden_fraction)]
+    older_rest, older_golden = golden_split(older, golden_fraction)
+    traffic, newer_golden = golden_split(later, golden_fraction)
+    known = {r["category"] for r in older_rest}
     incoming = [r for r in traffic if r["category"] in known]
     random.Random(seed).shuffle(incoming)
-    return Timeline(cutoff, older, newer_golden, incoming, len(traffic) - len(incoming))
+    return Timeline(cutoff, older, newer_golden, incoming, len(traffic) - len(incoming), len(older_golden))
 
 
 def _date(record: dict) -> str:
@@ -202,7 +203,7 @@ def _story(session: LocalSession, dataset, options: DemoOptions, story: Story, o
                 f"{len(timeline.incoming)} newer records outside the golden split; the story needs {wanted}"
             )
         uri = bootstrap.upload_dataset(session, timeline.base)
-        older_golden = sum(is_golden(r, fraction) for r in timeline.older)
+        older_golden = timeline.older_golden
         out(
             f"         cutoff {timeline.cutoff}: older news {_span(timeline.older)} ({len(timeline.older)} "
             f"records), newer news {_span(timeline.newer_golden + timeline.incoming)}"
