@@ -82,7 +82,8 @@ The identity needs <code>execute-api:Invoke</code> on the API's admin routes.</p
 const CONFIG=__CONFIG_JSON__;
 __SIGV4_JS__
 const CREDS_KEY='mlnews-operator-credentials';
-let localCreds=null,cardVersion=null,cardPinned=false,polling=null,evaluationId=null,busy=false,startedJob=null;
+let localCreds=null,cardVersion=null,cardPinned=false,polling=null,evaluationId=null,busy=false,startedJob=null,nextFull=0;
+const finishedRuns=new Map();  // a run that ended never changes: its details are fetched once
 const $=id=>document.getElementById(id);
 function esc(value){return String(value??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
 function pct(value){return typeof value==='number'?(100*value).toFixed(1)+'%':'\u2013';}
@@ -133,7 +134,8 @@ async function loadRuns(){
  const list=(await api('GET','/api/v1/model/train?limit=5')).runs;
  // ListExecutions is eventually consistent on AWS: a run just started may not be listed yet
  if(startedJob&&!list.some(r=>r.job_id===startedJob))list.unshift({job_id:startedJob,status:'RUNNING'});else startedJob=null;
- const runs=await Promise.all(list.map(r=>api('GET','/api/v1/model/train/'+encodeURIComponent(r.job_id)).catch(()=>r)));
+ const runs=await Promise.all(list.map(r=>finishedRuns.get(r.job_id)||api('GET','/api/v1/model/train/'+encodeURIComponent(r.job_id))
+  .then(d=>{if(d.status!=='RUNNING')finishedRuns.set(r.job_id,d);return d;}).catch(()=>r)));
  $('runs').tBodies[0].innerHTML=runs.map(r=>'<tr data-job="'+esc(r.job_id)+'"><td class="mono">'+esc(r.job_id)+'</td><td><span class="status s-'+esc(r.status)+'">'+esc(r.status)+'</span></td>'+
   '<td class="step">'+esc(r.status==='RUNNING'?(r.current_step||'starting'):(r.current_step||''))+(r.training_job&&r.status==='RUNNING'&&r.training_job.secondary_status?' <span class="muted">('+esc(r.training_job.secondary_status)+')</span>':'')+'</td>'+
   '<td class="outcome">'+outcomeText(r)+'</td><td>'+esc(when(r.started_at))+'</td></tr>').join('')||'<tr><td colspan="5" class="muted">no retraining run yet</td></tr>';
@@ -160,14 +162,17 @@ async function loadEvaluation(){
  $('evaluation').innerHTML='evaluation <span class="mono">'+esc(e.evaluation_id)+'</span> of '+esc(e.version)+': <span class="status s-'+esc(e.status)+'">'+esc(e.status)+'</span>'+
   (e.status==='completed'?' golden set '+pct(g.accuracy)+' accuracy (n='+(g.n??0)+'), recent feedback '+pct(f.accuracy)+' (n='+(f.n??0)+')':'')+(e.error?' '+esc(e.error):'');
  return e.status==='pending'||e.status==='running';}
-async function refresh(){
- try{const [,running,evaluating]=await Promise.all([loadVersions(),loadRuns(),loadEvaluation(),loadFeedback()]);
+async function refresh(all){
+ // while something runs only the runs and the evaluation are polled fast; versions and feedback every 15 s
+ const full=all===true||!busy||Date.now()>=nextFull;
+ try{const [running,evaluating]=await Promise.all([loadRuns(),loadEvaluation(),...(full?[loadVersions(),loadFeedback()]:[])]);
+  if(full)nextFull=Date.now()+15000;
   $('refreshed').textContent='updated '+new Date().toLocaleTimeString();document.body.dataset.loaded='yes';
-  // fast while something runs, and once more right after it ended (its outcome changed the versions)
+  // fast while something runs, and everything once more right after it ended (its outcome changed the versions)
   const wasBusy=busy;busy=running||evaluating;
   clearTimeout(polling);polling=setTimeout(refresh,busy?1500:wasBusy?100:15000);}
  catch(e){say(e.message,true);clearTimeout(polling);polling=setTimeout(refresh,15000);}}
-async function act(label,work){say(label+'\u2026');try{say(await work());}catch(e){say(label+' failed: '+e.message,true);}refresh();}
+async function act(label,work){say(label+'\u2026');try{say(await work());}catch(e){say(label+' failed: '+e.message,true);}refresh(true);}
 $('retrain').onclick=()=>act('starting a retraining',async()=>{const body={include_feedback:$('include-feedback').checked};
  const hp=$('hyperparameters').value.trim();if(hp){try{body.hyperparameters=JSON.parse(hp);}catch(e){throw new Error('hyperparameters are not JSON: '+e.message);}}
  const r=await api('POST','/api/v1/model/train',body);startedJob=r.job_id;return 'retraining '+r.job_id+' started';});

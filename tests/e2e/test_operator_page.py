@@ -79,6 +79,8 @@ def test_operator_page_retrains_and_rolls_back(local_mode, browser):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: dialog.accept())  # the deploy/rollback confirmation
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(local_mode.front.base_url + "/")
     expect(page.locator("body")).to_have_attribute("data-loaded", "yes", timeout=20_000)
 
@@ -119,6 +121,8 @@ def test_operator_page_retrains_and_rolls_back(local_mode, browser):
     expect(run.locator("td.outcome")).to_contain_text(re.compile("deployed v0003|rejected v0003"))
     outcome = run.locator("td.outcome .status").inner_text()
     retrained = time.perf_counter()
+    run_details = "/api/v1/model/train/" + run.get_attribute("data-job")
+    details_fetched = sum(run_details in url for url in requested)
     expect(page.locator('#versions tr[data-version="v0003"] .status')).to_have_text(
         "active" if outcome == "deployed" else "rejected"
     )
@@ -144,6 +148,8 @@ def test_operator_page_retrains_and_rolls_back(local_mode, browser):
     page.screenshot(path=ARTIFACTS / "5-evaluated.png", full_page=True)
 
     assert errors == [], errors
+    # an ended run never changes: the refreshes after it (fast ones during the evaluation included) reuse it
+    assert sum(run_details in url for url in requested) == details_fetched
     seconds = time.perf_counter() - started
     print(f"operator page: retraining {outcome} (step seen: {step_seen}), rollback to {target}; "
           f"{seconds:.1f} s: load {loaded - started:.1f}, retraining {retrained - loaded:.1f}, "
