@@ -39,7 +39,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
-DEMO_DATA = REPO_ROOT / "local" / "demo_data" / "news_demo.jsonl"
 EXPECTED = {"predict": 200, "batch": 200, "feedback": 202}
 
 
@@ -78,11 +77,9 @@ class Results:
 def _headlines(rng: random.Random) -> tuple[list[str], str, list]:
     """Distinct headlines of the data, shuffled; the data's name; its records (for training)."""
     from core.data.dataset import load_records
-    from core.data.shared_data import V3_SAMPLE_FILE, shared_data_dir
+    from local.bootstrap import DEMO_CORPUS, SHARED_SAMPLE
 
-    path = shared_data_dir() / V3_SAMPLE_FILE
-    if not path.exists():
-        path = DEMO_DATA
+    path = SHARED_SAMPLE if SHARED_SAMPLE.exists() else DEMO_CORPUS
     records = load_records(path, skip_invalid=True)
     headlines = sorted({record.headline for record in records})
     rng.shuffle(headlines)
@@ -160,16 +157,12 @@ def _measure(api, options: Options, rng: random.Random, headlines: list[str], sa
         baseline.append(answer.millis / 1000)
 
     results = Results()
-    plan = _plan(options, rng)
-    plan_lock, cursor = threading.Lock(), [0]
+    plan, plan_lock = iter(_plan(options, rng)), threading.Lock()
     finished = threading.Event()
 
     def next_kind() -> str | None:
         with plan_lock:
-            if cursor[0] >= len(plan):
-                return None
-            cursor[0] += 1
-            return plan[cursor[0] - 1]
+            return next(plan, None)
 
     def timed(kind: str, method: str, path: str, body: dict):
         started = time.perf_counter()
