@@ -212,25 +212,6 @@ def _item_level_rollback():
         DynamoDBBackend.transact_write_items = original
 
 
-@dataclass
-class MotoHere:
-    """Where local.stack.deploy deploys: moto's backends in this process (mock_aws), with the host's own
-    credentials (never checked by local IAM); `lambdas` runs the deployed functions."""
-
-    lambdas: object
-    region: str = REGION
-
-    def client(self, service: str):
-        return _session().client(service)
-
-
-@functools.cache
-def _session():
-    import boto3
-
-    return boto3.session.Session(region_name=REGION, aws_access_key_id="bench", aws_secret_access_key="bench")
-
-
 @contextlib.contextmanager
 def _fake_aws_environment():
     from local.in_process_lambda import restore_environ
@@ -351,13 +332,13 @@ def _scenario(options: Options, lambdas, injector: Injector) -> dict:
     from core.feedback.prediction_ids import issue_prediction_id
     from local.key_rotation import rotate
     from local.sqs_poller import SqsPoller, disable_moto_sqs_mappings, invoke_payload, sqs_mappings
-    from local.stack import deploy
+    from local.stack import MotoInThisProcess, deploy
     from local.template import TEMPLATE_PATH
     from local.waiting import wait_until
 
     # Submissions draw from their own generator: how deliveries interleave (timing) never changes them.
     rng, delivery_rng = random.Random(options.seed), random.Random(options.seed + 1)
-    here = MotoHere(lambdas)
+    here = MotoInThisProcess(lambdas, REGION)
     parameters = {}
     if options.per_key_daily_limit is not None:
         parameters["FeedbackPerKeyDailyLimit"] = str(options.per_key_daily_limit)

@@ -8,7 +8,9 @@ where everything is (local.deployment) and make the roles known to local IAM.
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from local import moto_cloudformation as moto_cfn
@@ -22,6 +24,29 @@ from local.translation import translate
 DEFAULT_STACK_NAME = "mlnews-local"
 
 
+@dataclass
+class MotoInThisProcess:
+    """Where `deploy` deploys for the tests and the benchmarks: moto's backends in this process (mock_aws),
+    reached with the caller's own credentials (never checked by local IAM); `lambdas` runs the deployed
+    functions (a local.in_process_lambda.InProcessLambda)."""
+
+    lambdas: object
+    region: str = "us-east-1"
+
+    def client(self, service: str):
+        return _host_session(self.region).client(service)
+
+
+@functools.cache
+def _host_session(region: str):
+    """One session per region: botocore's service models are parsed once (~0.1 s a client)."""
+    import boto3
+
+    return boto3.session.Session(
+        region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 def deploy(
     emulator,
     template_path: Path,
@@ -30,8 +55,8 @@ def deploy(
     template: dict | None = None,
 ) -> Deployment:
     """Deploy the SAM template into moto; returns where everything is. `emulator` is where to: its `region`,
-    `client(service)` and the `lambdas` runner that will run the functions (a running Emulator, or the tests'
-    moto in this process). `template`: a changed copy of the file's template, deployed instead of it (its
+    `client(service)` and the `lambdas` runner that will run the functions (a running Emulator, or
+    MotoInThisProcess). `template`: a changed copy of the file's template, deployed instead of it (its
     paths are relative to the file's directory)."""
     template_path = Path(template_path).resolve()
     sam = load_template(template_path) if template is None else template

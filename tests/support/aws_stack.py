@@ -9,41 +9,17 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
-
-import boto3
 
 from local.cfn import resolve
 from local.deployment import Deployment
 from local.iam.enforcement import access_control
 from local.in_process_lambda import InProcessLambda
 from local.sqs_poller import disable_moto_sqs_mappings
-from local.stack import deploy
+from local.stack import MotoInThisProcess, deploy
 from local.template import TEMPLATE_PATH
 from tests.support.handler_calls import REGION, overlaid_environ
 
 STACK_NAME = "mlnews-test"
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    """One session with the tests' own credentials (never checked by local IAM): botocore's service models
-    are parsed once (~0.1 s a client)."""
-    return boto3.session.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-@dataclass
-class MotoInThisProcess:
-    """Where local.stack.deploy deploys in the tests: moto's backends in this process (mock_aws), set up
-    with the tests' credentials; `lambdas` runs the deployed functions."""
-
-    lambdas: InProcessLambda
-    region: str = REGION
-
-    def client(self, service: str):
-        return _session().client(service)
 
 
 class DeployedStack:
@@ -72,7 +48,8 @@ class DeployedStack:
 def deploy_stack(lambdas: InProcessLambda, template: dict | None = None, parameters=None) -> DeployedStack:
     """template.yaml, or `template` (a changed copy of it), deployed into moto (call inside mock_aws); its
     roles are enforced by local IAM and `lambdas` runs its functions."""
-    deployment = deploy(MotoInThisProcess(lambdas), TEMPLATE_PATH, STACK_NAME, parameters, template=template)
+    target = MotoInThisProcess(lambdas, REGION)
+    deployment = deploy(target, TEMPLATE_PATH, STACK_NAME, parameters, template=template)
     disable_moto_sqs_mappings()  # as in local mode: no queue is consumed behind the tests' back
     return DeployedStack(deployment)
 
